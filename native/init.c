@@ -1,0 +1,286 @@
+/* pyrunc-init: the last step between the runtime and the container's program.
+ *
+ * The Python side sets up everything (namespaces, mounts, pivot_root, devices,
+ * rlimits, user, capabilities) and then execs this small static program from a
+ * sealed memfd copy, so that the waiting container costs little memory and the
+ * host's binary is never reachable through /proc/<pid>/exe.
+ *
+ * Usage: pyrunc-init FD
+ *
+ * FD holds a list of NUL-terminated words, read in order:
+ *   fifo N                      wait for one byte on fd N (the start signal)
+ *   seccomp N FLAGS             load the BPF program read from fd N
+ *   state JSON                  the state handed to the hooks on stdin
+ *   hook TIMEOUT PATH ARGC ARG... ENVC ENV...   run a startContainer hook
+ *   exec PATH ARGC ARG... ENVC ENV...           exec the container's program
+ * Hooks run after the start signal; seccomp is loaded last, right before exec.
+ * Any failure prints one line to stderr and exits 127 (126 for exec errors).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_INSTR (16 << 20)
+#define MAX_HOOKS 64
+
+struct cmd {
+    const char *path;
+    char **argv;
+    char **envp;
+    long timeout;
+};
+
+static char *buf, *cur, *end;
+
+static void die(const char *what, int err, int code)
+{
+    if (err)
+        fprintf(stderr, "pyrunc-init: %s: %s\n", what, strerror(err));
+    else
+        fprintf(stderr, "pyrunc-init: %s\n", what);
+    _exit(code);
+}
+
+static const char *word(void)
+{
+    if (cur >= end)
+        die("instructions truncated", 0, 127);
+    const char *w = cur;
+    char *nul = memchr(cur, '\0', (size_t)(end - cur));
+    if (!nul)
+        die("instructions not terminated", 0, 127);
+    cur = nul + 1;
+    return w;
+}
+
+static long number(void)
+{
+    const char *w = word();
+    char *e;
+    errno = 0;
+    long v = strtol(w, &e, 10);
+    if (errno || *w == '\0' || *e != '\0')
+        die("bad number in instructions", 0, 127);
+    return v;
+}
+
+static char **words(void)
+{
+    long n = number();
+    if (n < 0 || n > 1 << 20)
+        die("bad count in instructions", 0, 127);
+    char **v = calloc((size_t)n + 1, sizeof(char *));
+    if (!v)
+        die("calloc", errno, 127);
+    for (long i = 0; i < n; i++)
+        v[i] = (char *)word();
+    return v;
+}
+
+static void read_all(int fd)
+{
+    size_t cap = 65536, len = 0;
+    buf = malloc(cap);
+    if (!buf)
+        die("malloc", errno, 127);
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MAX_INSTR)
+                die("instructions too large", 0, 127);
+            cap *= 2;
+            char *n = realloc(buf, cap);
+            if (!n)
+                die("realloc", errno, 127);
+            buf = n;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            die("read instructions", errno, 127);
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    cur = buf;
+    end = buf + len;
+}
+
+static void wait_start(int fd)
+{
+    char c;
+    for (;;) {
+        ssize_t r = read(fd, &c, 1);
+        if (r == 1)
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        die("read start signal", r < 0 ? errno : EPIPE, 127);
+    }
+    close(fd);
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return; /* the hook need not read its stdin */
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void run_hook(const struct cmd *h, const char *state)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        die("pipe", errno, 127);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork hook", errno, 127);
+    if (pid == 0) {
+        if (dup2(p[0], 0) < 0)
+            _exit(127);
+        signal(SIGPIPE, SIG_DFL);
+        execve(h->path, h->argv, h->envp);
+        fprintf(stderr, "pyrunc-init: exec hook %s: %s\n", h->path, strerror(errno));
+        _exit(127);
+    }
+    close(p[0]);
+    write_all(p[1], state, strlen(state));
+    close(p[1]);
+
+    struct timespec start, now, nap = { 0, 2000000 };
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int status;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, h->timeout > 0 ? WNOHANG : 0);
+        if (r == pid)
+            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            die("wait hook", errno, 127);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= h->timeout) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "pyrunc-init: startContainer hook %s timed out after %lds\n",
+                    h->path, h->timeout);
+            _exit(127);
+        }
+        nanosleep(&nap, NULL);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "pyrunc-init: startContainer hook %s failed (status %d)\n", h->path,
+                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        _exit(127);
+    }
+}
+
+static void load_seccomp(int fd, unsigned int flags)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        die("seccomp program", errno, 127);
+    size_t len = (size_t)st.st_size;
+    if (len == 0 || len % sizeof(struct sock_filter) || len > 65536 * sizeof(struct sock_filter))
+        die("seccomp program has a bad size", 0, 127);
+    struct sock_filter *f = malloc(len);
+    if (!f)
+        die("malloc", errno, 127);
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, (char *)f + got, len - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            die("read seccomp program", r < 0 ? errno : EIO, 127);
+        got += (size_t)r;
+    }
+    close(fd);
+    struct sock_fprog prog = { (unsigned short)(len / sizeof(struct sock_filter)), f };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
+        die("load seccomp filter", errno, 127);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        die("usage: pyrunc-init FD", 0, 127);
+    char *e;
+    long fd = strtol(argv[1], &e, 10);
+    if (*argv[1] == '\0' || *e != '\0' || fd < 0)
+        die("bad instruction fd", 0, 127);
+    read_all((int)fd);
+
+    int fifo = -1, seccomp_fd = -1;
+    unsigned int seccomp_flags = 0;
+    const char *state = "";
+    struct cmd hooks[MAX_HOOKS], prog = { 0 };
+    int nhooks = 0;
+
+    while (cur < end) {
+        const char *w = word();
+        if (!strcmp(w, "fifo")) {
+            fifo = (int)number();
+        } else if (!strcmp(w, "seccomp")) {
+            seccomp_fd = (int)number();
+            seccomp_flags = (unsigned int)number();
+        } else if (!strcmp(w, "state")) {
+            state = word();
+        } else if (!strcmp(w, "hook")) {
+            if (nhooks == MAX_HOOKS)
+                die("too many hooks", 0, 127);
+            hooks[nhooks].timeout = number();
+            hooks[nhooks].path = word();
+            hooks[nhooks].argv = words();
+            hooks[nhooks].envp = words();
+            nhooks++;
+        } else if (!strcmp(w, "exec")) {
+            prog.path = word();
+            prog.argv = words();
+            prog.envp = words();
+        } else {
+            die("unknown instruction", 0, 127);
+        }
+    }
+    if (!prog.path)
+        die("nothing to exec", 0, 127);
+
+    /* Keep our own fds out of the container's program. */
+    if (seccomp_fd >= 0 && fcntl(seccomp_fd, F_SETFD, FD_CLOEXEC) < 0)
+        die("seccomp fd", errno, 127);
+
+    if (fifo >= 0)
+        wait_start(fifo);
+
+    if (nhooks) {
+        signal(SIGPIPE, SIG_IGN);
+        for (int i = 0; i < nhooks; i++)
+            run_hook(&hooks[i], state);
+        signal(SIGPIPE, SIG_DFL);
+    }
+
+    if (seccomp_fd >= 0)
+        load_seccomp(seccomp_fd, seccomp_flags);
+
+    execve(prog.path, prog.argv, prog.envp);
+    fprintf(stderr, "pyrunc-init: exec %s: %s\n", prog.path, strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+}

@@ -1,0 +1,59 @@
+/* The C side of runtime._native.
+ *
+ * Only what Python's standard library does not expose is here, and only as
+ * one-to-one wrappers of syscalls: no policy, no allocation, no state.
+ * errno is left as the kernel set it; cffi hands it to Python as ffi.errno.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+static int pyrunc_pivot_root(const char *new_root, const char *put_old)
+{
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+static int pyrunc_capget(int pid, uint32_t *data)
+{
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, pid };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capget, &hdr, d) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        data[3 * i + 0] = d[i].effective;
+        data[3 * i + 1] = d[i].permitted;
+        data[3 * i + 2] = d[i].inheritable;
+    }
+    return 0;
+}
+
+static int pyrunc_capset(const uint32_t *data)
+{
+    struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    for (int i = 0; i < 2; i++) {
+        d[i].effective = data[3 * i + 0];
+        d[i].permitted = data[3 * i + 1];
+        d[i].inheritable = data[3 * i + 2];
+    }
+    return (int)syscall(SYS_capset, &hdr, d);
+}
