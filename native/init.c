@@ -8,7 +8,8 @@
  * Usage: pyrunc-init FD
  *
  * FD holds a list of NUL-terminated words, read in order:
- *   fifo N                      wait for one byte on fd N (the start signal)
+ *   fifo N                      wait for one byte on fd N (the start signal);
+ *                               the fd is closed by the final exec
  *   seccomp N FLAGS             load the BPF program read from fd N
  *   state JSON                  the state handed to the hooks on stdin
  *   hook TIMEOUT PATH ARGC ARG... ENVC ENV...   run a startContainer hook
@@ -42,13 +43,35 @@ struct cmd {
 };
 
 static char *buf, *cur, *end;
+/* After the start signal, failures are also written into the fifo, where `start`
+ * (waiting for the fifo to close) reads them and reports them as its own error. */
+static int report_fd = -1;
+
+static void say(const char *msg)
+{
+    fprintf(stderr, "%s\n", msg);
+    if (report_fd >= 0) {
+        size_t n = strlen(msg);
+        while (n > 0) {
+            ssize_t w = write(report_fd, msg, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            msg += w;
+            n -= (size_t)w;
+        }
+    }
+}
 
 static void die(const char *what, int err, int code)
 {
+    char line[512];
     if (err)
-        fprintf(stderr, "pyrunc-init: %s: %s\n", what, strerror(err));
+        snprintf(line, sizeof(line), "pyrunc-init: %s: %s", what, strerror(err));
     else
-        fprintf(stderr, "pyrunc-init: %s\n", what);
+        snprintf(line, sizeof(line), "pyrunc-init: %s", what);
+    say(line);
     _exit(code);
 }
 
@@ -129,7 +152,6 @@ static void wait_start(int fd)
             continue;
         die("read start signal", r < 0 ? errno : EPIPE, 127);
     }
-    close(fd);
 }
 
 static void write_all(int fd, const char *s, size_t n)
@@ -158,7 +180,6 @@ static void run_hook(const struct cmd *h, const char *state)
             _exit(127);
         signal(SIGPIPE, SIG_DFL);
         execve(h->path, h->argv, h->envp);
-        fprintf(stderr, "pyrunc-init: exec hook %s: %s\n", h->path, strerror(errno));
         _exit(127);
     }
     close(p[0]);
@@ -180,16 +201,18 @@ static void run_hook(const struct cmd *h, const char *state)
         if (now.tv_sec - start.tv_sec >= h->timeout) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            fprintf(stderr, "pyrunc-init: startContainer hook %s timed out after %lds\n",
-                    h->path, h->timeout);
-            _exit(127);
+            char line[512];
+            snprintf(line, sizeof(line), "startContainer hook %s timed out after %lds",
+                     h->path, h->timeout);
+            die(line, 0, 127);
         }
         nanosleep(&nap, NULL);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "pyrunc-init: startContainer hook %s failed (status %d)\n", h->path,
-                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        _exit(127);
+        char line[512];
+        snprintf(line, sizeof(line), "startContainer hook %s failed (status %d)", h->path,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        die(line, 0, 127);
     }
 }
 
@@ -263,12 +286,17 @@ int main(int argc, char **argv)
     if (!prog.path)
         die("nothing to exec", 0, 127);
 
-    /* Keep our own fds out of the container's program. */
+    /* Keep our own fds out of the container's program.  The fifo stays open
+     * until the exec closes it: `start` waits for that to know the program runs. */
     if (seccomp_fd >= 0 && fcntl(seccomp_fd, F_SETFD, FD_CLOEXEC) < 0)
         die("seccomp fd", errno, 127);
+    if (fifo >= 0 && fcntl(fifo, F_SETFD, FD_CLOEXEC) < 0)
+        die("fifo fd", errno, 127);
 
-    if (fifo >= 0)
+    if (fifo >= 0) {
         wait_start(fifo);
+        report_fd = fifo;
+    }
 
     if (nhooks) {
         signal(SIGPIPE, SIG_IGN);
@@ -281,6 +309,9 @@ int main(int argc, char **argv)
         load_seccomp(seccomp_fd, seccomp_flags);
 
     execve(prog.path, prog.argv, prog.envp);
-    fprintf(stderr, "pyrunc-init: exec %s: %s\n", prog.path, strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    int err = errno;
+    char line[512];
+    snprintf(line, sizeof(line), "exec %s", prog.path);
+    die(line, err, err == ENOENT ? 127 : 126);
+    return 127;
 }

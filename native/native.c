@@ -7,6 +7,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,10 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 
 #ifndef CLONE_NEWTIME
@@ -56,4 +61,33 @@ static int pyrunc_capset(const uint32_t *data)
         d[i].inheritable = data[3 * i + 2];
     }
     return (int)syscall(SYS_capset, &hdr, d);
+}
+
+static int pyrunc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+                          uint64_t resolve)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = flags;
+    how.mode = mode;
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+static int pyrunc_seccomp_load(const void *prog, size_t len, unsigned int flags)
+{
+    struct sock_fprog fprog;
+    if (len == 0 || len % sizeof(struct sock_filter) ||
+        len / sizeof(struct sock_filter) > 0xffff) {
+        errno = EINVAL;
+        return -1;
+    }
+    fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    fprog.filter = (struct sock_filter *)prog;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+}
+
+static int pyrunc_close_range(unsigned int first, unsigned int last, unsigned int flags)
+{
+    return (int)syscall(SYS_close_range, first, last, flags);
 }

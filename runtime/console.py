@@ -1,0 +1,96 @@
+"""Terminals: the container's pty, --console-socket, and `run`'s attach to the caller's tty."""
+import fcntl
+import os
+import socket
+import struct
+import termios
+
+from runtime.errors import RuntimeFailure
+
+
+def set_size(fd, size):
+    if size:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0))
+
+
+def setup_in_container(size):
+    """Open a pty from the container's devpts and make its slave the controlling tty and
+    stdio of this process and /dev/console; return the master fd (to send to the parent)."""
+    try:
+        master, slave = os.openpty()
+    except OSError as e:
+        raise RuntimeFailure(f"process.terminal: open a pty in the container: {e.strerror}") from None
+    name = os.ttyname(slave)
+    set_size(slave, size)
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(slave)
+    os.set_inheritable(master, False)
+    try:
+        if not os.path.lexists("/dev/console"):
+            os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        from runtime.mounts import MS, mount
+
+        mount(name, "/dev/console", None, MS.BIND, what="process.terminal: bind the pty on /dev/console")
+    except OSError as e:
+        raise RuntimeFailure(f"process.terminal: /dev/console: {e.strerror}") from None
+    return master
+
+
+def send_master(socket_path, master):
+    """Hand the pty master to the --console-socket listener (SCM_RIGHTS)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(socket_path)
+        socket.send_fds(s, [b"/dev/ptmx"], [master])
+    except OSError as e:
+        raise RuntimeFailure(f"--console-socket {socket_path}: {e.strerror}") from None
+    finally:
+        s.close()
+
+
+class Attach:
+    """`run` of a terminal container without --console-socket: the caller's terminal is
+    put in raw mode and bytes are copied both ways until the container exits."""
+
+    def __init__(self, master):
+        self.master = master
+        self.saved = None
+        if os.isatty(0):
+            import tty
+
+            self.saved = termios.tcgetattr(0)
+            tty.setraw(0)
+            self.resize()
+
+    def resize(self):
+        if os.isatty(0):
+            ws = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, ws)
+
+    def pump(self, readable):
+        """Copy what is readable; return False once the pty is closed."""
+        if 0 in readable:
+            try:
+                data = os.read(0, 65536)
+            except OSError:
+                data = b""
+            if data:
+                os.write(self.master, data)
+        if self.master in readable:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:  # EIO: the last slave fd closed
+                data = b""
+            if not data:
+                return False
+            os.write(1, data)
+        return True
+
+    def restore(self):
+        if self.saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, self.saved)
+            self.saved = None

@@ -1,0 +1,609 @@
+"""The container lifecycle: create, start, run, state, kill, delete, list, pause, resume, ps.
+
+Each function takes an `Options`-like object from the CLI and either returns a value
+to print or raises RuntimeFailure with a one-line message.  A failed create leaves
+nothing behind: the init process is killed, the cgroups and the state dir removed.
+"""
+import errno
+import json
+import os
+import signal
+
+from runtime import log
+from runtime.errors import ConfigError, NotFound, RuntimeFailure
+from runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, Container, Root, proc_start_time
+
+OCI_VERSION = "1.3.0"
+INIT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
+
+
+# -- config ------------------------------------------------------------------------
+
+def load_config(bundle):
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    try:
+        config = json.loads(raw)
+    except ValueError as e:
+        raise ConfigError(f"config.json: invalid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise ConfigError("config.json: must be a JSON object")
+    from runtime.validate import validate_config
+
+    problems = validate_config(config)
+    if problems:
+        raise ConfigError(problems[0], lines=problems)
+    return config
+
+
+def rootfs_of(config, bundle):
+    p = (config.get("root") or {}).get("path")
+    if not p:
+        raise ConfigError("root.path: is required")
+    rootfs = os.path.realpath(os.path.join(bundle, p))
+    if not os.path.isdir(rootfs):
+        raise ConfigError(f"root.path: {rootfs} is not a directory")
+    return rootfs
+
+
+def _check_fit(config, plan):
+    """What the schema cannot see but would fail half-way: say it before anything is made."""
+    if (config.get("hostname") or config.get("domainname")) and not plan.has("uts"):
+        raise ConfigError("hostname: setting a hostname needs a uts namespace")
+    linux = config.get("linux") or {}
+    if (linux.get("uidMappings") or linux.get("gidMappings")) and "user" not in plan.new:
+        raise ConfigError("linux.uidMappings: id mappings need a new user namespace")
+    if "user" in plan.new and not (linux.get("uidMappings") and linux.get("gidMappings")):
+        raise ConfigError("linux.uidMappings: a new user namespace needs uidMappings and gidMappings")
+    if "time" not in plan.new and linux.get("timeOffsets"):
+        raise ConfigError("linux.timeOffsets: needs a new time namespace")
+    if not plan.has("mount") and config.get("mounts"):
+        pass  # runc mounts nothing without a mount namespace either
+    proc = config.get("process")
+    if not proc:
+        raise ConfigError("process: is required to create a container")
+
+
+# -- helpers -------------------------------------------------------------------------
+
+def _sealed_init():
+    """A sealed memfd copy of pyrunc-init: what the container execs, never the host file."""
+    import fcntl
+
+    fd = os.memfd_create("pyrunc-init", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        src = os.open(INIT_BINARY, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        os.close(fd)
+        raise RuntimeFailure(f"{INIT_BINARY}: {e.strerror} (is pyrunc installed?)") from None
+    try:
+        size = os.fstat(src).st_size
+        off = 0
+        while off < size:
+            off += os.sendfile(fd, src, off, size - off)
+    finally:
+        os.close(src)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    return fd
+
+
+def wait_dead(pid, start_time, timeout=10.0):
+    """Wait until pid (with that start time) has exited; True if it did in time."""
+    import select
+
+    try:
+        pfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if proc_start_time(pid) != start_time:
+            return True
+        r, _, _ = select.select([pfd], [], [], timeout)
+        return bool(r)
+    finally:
+        os.close(pfd)
+
+
+def _write_pid_file(path, pid):
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.rename(tmp, path)
+    except OSError as e:
+        raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
+
+
+def _cgroups(c):
+    from runtime import cgroups
+
+    d = c.data.get("cgroups")
+    return cgroups.from_state(d) if d else None
+
+
+def spec_state(c, status=None, pid=None):
+    st = c.spec_state()
+    if status:
+        st["status"] = status
+    if pid:
+        st["pid"] = pid
+    return st
+
+
+# -- create --------------------------------------------------------------------------
+
+def create(opts, *, for_run=False):
+    """Create the container; return (Container, console master fd or None)."""
+    from runtime import namespaces
+
+    root = Root(opts.root)
+    bundle = os.path.abspath(opts.bundle or ".")
+    cid = opts.id
+    from runtime.state import check_id
+
+    check_id(cid)
+    config = load_config(bundle)
+    rootfs = rootfs_of(config, bundle)
+    plan = namespaces.Plan((config.get("linux") or {}).get("namespaces"))
+    _check_fit(config, plan)
+    proc = config["process"]
+    if proc.get("terminal") and not opts.console_socket and not for_run:
+        raise RuntimeFailure("process.terminal is true: --console-socket is required with create")
+    if opts.console_socket and not proc.get("terminal"):
+        raise RuntimeFailure("--console-socket given but process.terminal is false")
+    for fd in range(3, 3 + (opts.preserve_fds or 0)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise RuntimeFailure(f"--preserve-fds: fd {fd} is not open") from None
+
+    c = Container.new(root, cid)
+    mgr = None
+    try:
+        c.data.update({
+            "ociVersion": config.get("ociVersion", OCI_VERSION), "bundle": bundle, "rootfs": rootfs,
+            "created": log.now_rfc3339(), "owner": "", "status": CREATING,
+            "annotations": config.get("annotations") or {}, "hooks": config.get("hooks") or {},
+        })
+        c.save()
+        mgr, master = _spawn(c, config, plan, bundle, rootfs, opts, for_run)
+        c.data["status"] = CREATED
+        c.save()
+        if opts.pid_file:
+            _write_pid_file(opts.pid_file, c.pid)
+        return c, master
+    except BaseException:
+        _teardown(c, mgr)
+        c.close()
+        raise
+
+
+def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
+    import sys
+
+    from runtime import cgroups, hooks, init, namespaces, process
+    from runtime.sync import Channel
+
+    linux = config.get("linux") or {}
+    proc = config["process"]
+    os.mkfifo(c.fifo, 0o600)
+    fifo_fd = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
+    init_fd = _sealed_init()
+    ns_fds = plan.open_paths()
+    try:
+        mgr = cgroups.manager(c.id, linux.get("cgroupsPath"), linux.get("resources"),
+                              systemd=opts.systemd_cgroup, rootless=opts.rootless)
+    except cgroups.CgroupError as e:
+        raise RuntimeFailure(str(e)) from None
+    try:
+        mgr.create()
+    except cgroups.CgroupError as e:
+        mgr.destroy()
+        raise RuntimeFailure(str(e)) from None
+    c.data["cgroups"] = mgr.to_state()
+    c.save()
+    parent, child = Channel.pair()
+    job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=rootfs, chan=child,
+                   ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
+                   preserve_fds=opts.preserve_fds or 0, no_pivot=opts.no_pivot,
+                   hook_state=None, hook_words_start=[])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    lock_fd = c._fd
+    pid1 = os.fork()
+    if pid1 == 0:
+        parent.close()
+        os.close(lock_fd)
+        init.stage1(job)
+    child.close()
+    os.close(fifo_fd)
+    os.close(init_fd)
+    for _, fd in ns_fds:
+        os.close(fd)
+    master = None
+    try:
+        process.set_oom_score_adj(pid1, proc.get("oomScoreAdj"))
+        try:
+            mgr.apply(pid1)
+            if linux.get("resources"):
+                mgr.set(linux["resources"])
+        except cgroups.CgroupError as e:
+            raise RuntimeFailure(str(e)) from None
+        parent.send("go")
+        while True:
+            kind, msg, fds = parent.recv()
+            if kind == "userns":
+                namespaces.write_id_maps(pid1, linux.get("uidMappings"), linux.get("gidMappings"))
+                parent.send("mapped")
+            elif kind == "pid":
+                c.data["pid"] = msg["pid"]
+                c.data["start_time"] = proc_start_time(msg["pid"])
+                c.save()
+                _reap(pid1)
+                pid1 = None
+            elif kind == "hooks":
+                state = spec_state(c, CREATING, c.pid)
+                hooks.run(config, "prestart", state)
+                hooks.run(config, "createRuntime", state)
+                created = dict(state, status=CREATED)
+                parent.send("hooks-done", state=state, start_words=hooks.encode_for_init(config, created))
+            elif kind == "console":
+                if opts.console_socket:
+                    from runtime import console
+
+                    console.send_master(opts.console_socket, fds[0])
+                    os.close(fds[0])
+                else:
+                    master = fds[0]
+            elif kind == "ready":
+                break
+            elif kind == "error":
+                raise RuntimeFailure(msg["msg"])
+            else:
+                raise RuntimeFailure("container init exited before it was ready")
+        kind, msg, _ = parent.recv()  # EOF once pyrunc-init has been exec'd
+        if kind == "error":
+            raise RuntimeFailure(msg["msg"])
+        return mgr, master
+    except BaseException:
+        if master is not None:
+            os.close(master)
+        raise
+    finally:
+        parent.close()
+        if pid1:
+            try:
+                os.kill(pid1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(pid1)
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _teardown(c, mgr=None):
+    """Kill the container's processes and remove its cgroups and state: nothing is left."""
+    pid, start = c.data.get("pid"), c.data.get("start_time")
+    if mgr is None:
+        try:
+            mgr = _cgroups(c)
+        except Exception:
+            mgr = None
+    if mgr is not None:
+        try:
+            if mgr.is_frozen():
+                mgr.thaw()
+        except Exception:
+            pass
+    if pid and proc_start_time(pid) == start:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_dead(pid, start)
+        try:
+            os.waitpid(pid, os.WNOHANG)  # our child when `run` made us its subreaper
+        except ChildProcessError:
+            pass
+    if mgr is not None:
+        for p in _safe_pids(mgr):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            mgr.destroy()
+        except Exception as e:
+            log.warn(f"remove cgroups of {c.id}: {e}")
+    c.remove()
+
+
+def _safe_pids(mgr):
+    try:
+        return mgr.pids()
+    except Exception:
+        return []
+
+
+# -- start / run ---------------------------------------------------------------------
+
+def start(opts):
+    with Container.load(Root(opts.root), opts.id) as c:
+        _start(c)
+
+
+def _start(c):
+    import select
+
+    st = c.status()
+    if st != CREATED:
+        if st == STOPPED:
+            raise RuntimeFailure("cannot start a container that has stopped")
+        raise RuntimeFailure(f"cannot start an already {st} container")
+    try:
+        wfd = os.open(c.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise RuntimeFailure("cannot start a container that has stopped") from None
+        raise RuntimeFailure(f"start signal: {e.strerror}") from None
+    rfd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        os.write(wfd, b"0")
+        os.close(wfd)
+        os.unlink(c.fifo)
+        # pyrunc-init holds the fifo until its exec closes it: POLLHUP then means the
+        # container's program runs (or init failed and wrote why into the fifo).
+        poller = select.poll()
+        poller.register(rfd, select.POLLIN)
+        while True:
+            ev = poller.poll(1000)
+            if ev and ev[0][1] & select.POLLHUP:
+                break
+            if not ev and not c.alive():
+                break
+            if ev:
+                import time
+
+                time.sleep(0.0005)
+        try:
+            rest = os.read(rfd, 65536)
+        except BlockingIOError:
+            rest = b""
+    finally:
+        os.close(rfd)
+    if rest and rest != b"0":
+        raise RuntimeFailure(rest.decode(errors="replace").strip().splitlines()[-1])
+    from runtime import hooks
+
+    hooks.run(c.data, "poststart", spec_state(c))
+
+
+def run(opts):
+    """create + start; unless detached, wait for the container and return its exit status."""
+    from runtime._native import lib
+
+    if not opts.detach:
+        lib.prctl(lib.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    c, master = create(opts, for_run=True)
+    try:
+        try:
+            _start(c)
+        except BaseException:
+            _teardown(c)
+            raise
+        if opts.detach:
+            if master is not None:
+                os.close(master)
+            return 0
+        pid = c.pid
+        c.close()
+        status = _wait_foreground(pid, master)
+        try:
+            with Container.load(Root(opts.root), opts.id) as c2:
+                _delete(c2, force=True)
+        except NotFound:
+            pass
+        return status
+    finally:
+        c.close()
+
+
+def _wait_foreground(pid, master):
+    """Forward signals to the container, pump the terminal, reap; return the exit status."""
+    import select
+
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    old_wakeup = signal.set_wakeup_fd(w)
+    forward = [s for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                           signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCHLD)]
+    saved = {s: signal.signal(s, lambda *_: None) for s in forward}
+    attach = None
+    if master is not None:
+        from runtime import console
+
+        attach = console.Attach(master)
+    status = None
+    try:
+        while status is None:
+            fds = [r]
+            if attach is not None:
+                fds += [attach.master] + ([0] if not os.isatty(0) or True else [])
+            try:
+                readable, _, _ = select.select(fds, [], [], 1.0)
+            except InterruptedError:
+                readable = []
+            if r in readable:
+                for b in os.read(r, 1024):
+                    s = signal.Signals(b)
+                    if s == signal.SIGCHLD:
+                        continue
+                    if s == signal.SIGWINCH and attach is not None:
+                        attach.resize()
+                        continue
+                    try:
+                        os.kill(pid, s)
+                    except ProcessLookupError:
+                        pass
+            if attach is not None and readable:
+                if not attach.pump(readable):
+                    attach = _drop_attach(attach)
+            while True:  # reap everything; we are a subreaper
+                try:
+                    p, st = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if p == 0:
+                    break
+                if p == pid:
+                    status = os.waitstatus_to_exitcode(st)
+                    if status < 0:
+                        status = 128 - status
+        if attach is not None:
+            while attach.pump(select.select([attach.master], [], [], 0.05)[0]):
+                pass
+    finally:
+        if attach is not None:
+            _drop_attach(attach)
+        signal.set_wakeup_fd(old_wakeup)
+        for s, h in saved.items():
+            signal.signal(s, h)
+        os.close(r)
+        os.close(w)
+    return status
+
+
+def _drop_attach(attach):
+    attach.restore()
+    os.close(attach.master)
+    return None
+
+
+# -- state / list --------------------------------------------------------------------
+
+def state(opts):
+    with Container.load(Root(opts.root), opts.id, lock=False) as c:
+        return c.spec_state()
+
+
+def list_states(opts):
+    root = Root(opts.root)
+    out = []
+    for cid in root.ids():
+        try:
+            with Container.load(root, cid, lock=False) as c:
+                out.append(c.spec_state())
+        except RuntimeFailure:
+            continue
+    return out
+
+
+# -- kill / delete -------------------------------------------------------------------
+
+def parse_signal(s):
+    if s is None:
+        return signal.SIGTERM
+    if s.isdigit():
+        n = int(s)
+        if n <= 0 or n >= signal.NSIG:
+            raise RuntimeFailure(f"invalid signal {s!r}")
+        return n
+    name = s.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return signal.Signals[name]
+    except KeyError:
+        raise RuntimeFailure(f"unknown signal {s!r}") from None
+
+
+def kill(opts):
+    sig = parse_signal(opts.signal)
+    with Container.load(Root(opts.root), opts.id) as c:
+        st = c.status()
+        if st in (STOPPED, CREATING):
+            raise RuntimeFailure("container not running")
+        if opts.all:
+            mgr = _cgroups(c)
+            pids = mgr.pids() if mgr else [c.pid]
+            if st == PAUSED and mgr is not None and sig == signal.SIGKILL:
+                pass
+            for p in pids:
+                try:
+                    os.kill(p, sig)
+                except ProcessLookupError:
+                    pass
+            if st == PAUSED and mgr is not None and sig == signal.SIGKILL:
+                mgr.thaw()
+            return
+        try:
+            os.kill(c.pid, sig)
+        except ProcessLookupError:
+            raise RuntimeFailure("container not running: no such process") from None
+
+
+def delete(opts):
+    try:
+        c = Container.load(Root(opts.root), opts.id)
+    except NotFound:
+        if opts.force:
+            return
+        raise
+    with c:
+        _delete(c, opts.force)
+
+
+def _delete(c, force):
+    st = c.status()
+    if st in (RUNNING, PAUSED) and not force:
+        raise RuntimeFailure(f"cannot delete container {c.id} that is not stopped: {st}")
+    state = c.spec_state()
+    _teardown(c)
+    from runtime import hooks
+
+    state["status"] = STOPPED
+    hooks.run_all_warn(c.data, "poststop", state, log.warn)
+
+
+# -- pause / resume / ps -------------------------------------------------------------
+
+def pause(opts):
+    with Container.load(Root(opts.root), opts.id) as c:
+        st = c.status()
+        if st != RUNNING and st != CREATED:
+            raise RuntimeFailure(f"cannot pause a container that is {st}" if st != PAUSED
+                                 else "container already paused")
+        _cgroups(c).freeze()
+        c.data["paused"] = True
+        c.save()
+
+
+def resume(opts):
+    with Container.load(Root(opts.root), opts.id) as c:
+        if c.status() != PAUSED:
+            raise RuntimeFailure("container not paused")
+        _cgroups(c).thaw()
+        c.data["paused"] = False
+        c.save()
+
+
+def ps(opts):
+    with Container.load(Root(opts.root), opts.id, lock=False) as c:
+        if c.status() in (STOPPED, CREATING):
+            return []
+        mgr = _cgroups(c)
+        return sorted(mgr.pids()) if mgr else [c.pid]
+
+
+__all__ = ["create", "start", "run", "state", "list_states", "kill", "delete", "pause", "resume", "ps",
+           "RUNNING", "NotFound"]

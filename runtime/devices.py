@@ -1,0 +1,87 @@
+"""/dev: the spec's default devices and symlinks, and linux.devices."""
+import os
+import stat
+
+from runtime.errors import RuntimeFailure
+from runtime.mounts import MS, fd_path, mount, open_in_root
+
+# The runtime-spec's default devices: path, type, major, minor (all 0666, root-owned).
+DEFAULT_DEVICES = (
+    ("/dev/null", "c", 1, 3), ("/dev/zero", "c", 1, 5), ("/dev/full", "c", 1, 7),
+    ("/dev/random", "c", 1, 8), ("/dev/urandom", "c", 1, 9), ("/dev/tty", "c", 5, 0),
+)
+DEFAULT_LINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+)
+_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field):
+    parent, _, name = path.strip("/").rpartition("/")
+    pfd = open_in_root(root_fd, parent, "dir", field) if parent else os.dup(root_fd)
+    try:
+        try:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            want = _TYPES[kind]
+            if stat.S_IFMT(st.st_mode) == want and (kind == "p" or st.st_rdev == os.makedev(major, minor)):
+                return  # already there, e.g. from a bind-mounted /dev
+            os.unlink(name, dir_fd=pfd)
+        if use_bind and kind != "p":
+            # In a user namespace mknod is refused: bind the host's node instead.
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+            fd = open_in_root(root_fd, path, None, field)
+            try:
+                mount(path, fd_path(fd), None, MS.BIND, what=f"{field}: bind {path}")
+            finally:
+                os.close(fd)
+            return
+        try:
+            os.mknod(name, (mode & 0o7777) | _TYPES[kind], os.makedev(major, minor), dir_fd=pfd)
+        except OSError as e:
+            raise RuntimeFailure(f"{field}: mknod {path}: {e.strerror}") from None
+        # mknod honours the umask: set the mode exactly, then the owner.
+        os.chmod(name, mode & 0o7777, dir_fd=pfd)
+        os.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
+    finally:
+        os.close(pfd)
+
+
+def create_devices(root_fd, devices, default_devices, in_userns):
+    """Make the default devices (when /dev is ours to fill) and linux.devices."""
+    if default_devices:
+        for path, kind, major, minor in DEFAULT_DEVICES:
+            _create(root_fd, path, kind, major, minor, 0o666, 0, 0, in_userns, "default device")
+        for target, link in DEFAULT_LINKS + ((("/proc/kcore", "/dev/core"),) if os.path.exists("/proc/kcore") else ()):
+            dfd = open_in_root(root_fd, "/dev", "dir", "/dev")
+            try:
+                try:
+                    os.symlink(target, os.path.basename(link), dir_fd=dfd)
+                except FileExistsError:
+                    pass
+            finally:
+                os.close(dfd)
+    for i, d in enumerate(devices or ()):
+        field = f"linux.devices[{i}]"
+        kind = d.get("type")
+        if kind not in _TYPES:
+            raise RuntimeFailure(f"{field}.type: must be one of c, b, u, p")
+        mode = d.get("fileMode", 0o666 if kind != "p" else 0o644)
+        _create(root_fd, d["path"], kind, d.get("major", 0), d.get("minor", 0), mode,
+                d.get("uid", 0), d.get("gid", 0), in_userns, field)
+
+
+def setup_ptmx(root_fd):
+    """/dev/ptmx -> pts/ptmx, so the container's devpts instance is used."""
+    dfd = open_in_root(root_fd, "/dev", "dir", "/dev")
+    try:
+        try:
+            os.unlink("ptmx", dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        os.symlink("pts/ptmx", "ptmx", dir_fd=dfd)
+    finally:
+        os.close(dfd)

@@ -1,0 +1,82 @@
+"""OCI hooks: run each with the container's state on stdin, honouring `timeout`.
+
+prestart and createRuntime run in the runtime's namespaces (from the create process),
+createContainer in the container's namespaces before pivot_root (from the container's
+init), startContainer inside the container after start (by pyrunc-init, see
+encode_for_init), poststart after the program started and poststop after delete.
+"""
+import json
+import os
+
+from runtime.errors import RuntimeFailure
+
+KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+def get(config, kind):
+    return (config.get("hooks") or {}).get(kind) or []
+
+
+def run_one(hook, state_json, field):
+    """Run one hook; raise RuntimeFailure naming the hook if it fails or times out."""
+    import subprocess
+
+    path = hook["path"]
+    args = hook.get("args") or [path]
+    env = {}
+    for kv in hook.get("env") or ():
+        k, _, v = kv.partition("=")
+        env[k] = v
+    timeout = hook.get("timeout")
+    try:
+        p = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL if os.environ.get("PYRUNC_HOOK_QUIET") else None,
+                             close_fds=True, cwd="/")
+    except OSError as e:
+        raise RuntimeFailure(f"{field}: {path}: {e.strerror}") from None
+    try:
+        p.communicate(state_json.encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise RuntimeFailure(f"{field}: {path} timed out after {timeout}s") from None
+    except BrokenPipeError:
+        p.wait()
+    if p.returncode != 0:
+        how = f"exit status {p.returncode}" if p.returncode > 0 else f"signal {-p.returncode}"
+        raise RuntimeFailure(f"{field}: {path} failed with {how}")
+
+
+def run(config, kind, state):
+    """Run all hooks of one kind in order; the first failure stops the rest."""
+    hooks = get(config, kind)
+    if not hooks:
+        return
+    state_json = json.dumps(state)
+    for i, h in enumerate(hooks):
+        run_one(h, state_json, f"hooks.{kind}[{i}]")
+
+
+def run_all_warn(config, kind, state, warn):
+    """Run all hooks of one kind; failures are reported to warn() and the rest still run."""
+    hooks = get(config, kind)
+    state_json = json.dumps(state) if hooks else ""
+    for i, h in enumerate(hooks):
+        try:
+            run_one(h, state_json, f"hooks.{kind}[{i}]")
+        except RuntimeFailure as e:
+            warn(str(e))
+
+
+def encode_for_init(config, state):
+    """startContainer hooks as pyrunc-init instructions (see native/init.c)."""
+    words = []
+    hooks = get(config, "startContainer")
+    if hooks:
+        words += ["state", json.dumps(state)]
+    for h in hooks:
+        args = h.get("args") or [h["path"]]
+        env = h.get("env") or []
+        words += ["hook", str(int(h.get("timeout") or 0)), h["path"], str(len(args)), *args,
+                  str(len(env)), *env]
+    return words

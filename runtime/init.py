@@ -1,0 +1,253 @@
+"""The container side of create: what runs in the forked children, in the spec's order.
+
+stage 1 (forked from `create`): joins namespaces by path, creates the user namespace
+  (the parent writes its id maps), waits until the parent has put it in its cgroups,
+  creates the other namespaces and forks stage 2, whose pid it reports; then exits.
+stage 2 (pid 1 of a new pid namespace): mounts, devices, the parent's prestart and
+  createRuntime hooks, createContainer hooks, pivot_root, console, sysctl, masked and
+  read-only paths, hostname, rlimits, user, capabilities, seccomp; then it execs
+  pyrunc-init from a sealed memfd, which waits for `start` (or, for `exec`, execs
+  straight away).
+
+Both report failures to the parent as one line over the sync channel and exit 1.
+"""
+import os
+import signal
+import sys
+
+from runtime import capabilities, mounts, namespaces, process
+from runtime.errors import RuntimeFailure
+
+
+class Job:
+    """Everything the children need; filled in by the parent before fork."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _guard(fn, job):
+    """Run a stage; any failure goes to the parent as one line; never returns."""
+    code = 0
+    try:
+        fn(job)
+    except RuntimeFailure as e:
+        _report(job, str(e))
+        code = 1
+    except OSError as e:
+        _report(job, f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+        code = 1
+    except BaseException as e:  # a bug: still one line, and never a traceback
+        _report(job, f"internal error in container init: {type(e).__name__}: {e}")
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os._exit(code)
+
+
+def _report(job, msg):
+    try:
+        job.chan.send("error", msg=msg)
+    except OSError:
+        pass
+
+
+def stage1(job):
+    _guard(_stage1, job)
+
+
+def _stage1(job):
+    from runtime._native import lib
+
+    lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    plan = job.plan
+    job.chan.expect("go")  # the parent has placed us in the container's cgroups
+    ns_fds = dict(job.ns_fds)
+    if "user" in ns_fds:
+        namespaces.setns(ns_fds.pop("user"), "user")
+    elif "user" in plan.new:
+        namespaces.unshare(namespaces.TYPES["user"][0], "user namespace")
+        job.chan.send("userns")
+        job.chan.expect("mapped")
+    if plan.has("user"):
+        try:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        except OSError as e:
+            raise RuntimeFailure(f"linux.uidMappings: become root in the user namespace: {e.strerror}") from None
+    for t in namespaces.JOIN_ORDER:
+        if t in ns_fds:
+            namespaces.setns(ns_fds[t], t)
+    namespaces.unshare(plan.unshare_flags(), "namespaces")
+    if "time" in plan.new:
+        namespaces.write_time_offsets(job.config.get("linux", {}).get("timeOffsets"))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _guard(_stage2, job)
+    job.chan.send("pid", pid=pid)
+    os._exit(0)
+
+
+def _stage2(job):
+    from runtime._native import lib
+
+    lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    config, plan = job.config, job.plan
+    linux = config.get("linux") or {}
+    proc = config.get("process") or {}
+    root = config.get("root") or {}
+    rootfs = job.rootfs
+
+    if "network" in plan.new:
+        from runtime import network
+
+        network.loopback_up()
+    if "uts" in plan.new or "uts" in plan.join:
+        _set_names(config)
+
+    # -- the rootfs: mounts and devices, still seeing the host ------------------------
+    if plan.has("mount"):
+        mounts.prepare_root(rootfs, linux.get("rootfsPropagation"))
+        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        dev_is_ours = False
+        for i, m in enumerate(config.get("mounts") or ()):
+            mounts.do_mount(root_fd, m, i, job.bundle, plan.has("cgroup"))
+            if m.get("destination", "").rstrip("/") == "/dev":
+                dev_is_ours = True
+        from runtime import devices
+
+        devices.create_devices(root_fd, linux.get("devices"), dev_is_ours, plan.has("user"))
+        if dev_is_ours or _is_dir_in(root_fd, "/dev/pts"):
+            devices.setup_ptmx(root_fd)
+        os.close(root_fd)
+
+    job.chan.send("hooks")  # prestart + createRuntime, run by the parent
+    msg, _ = job.chan.expect("hooks-done")
+    job.hook_state, job.hook_words_start = msg["state"], msg["start_words"]
+    from runtime import hooks
+
+    hooks.run(config, "createContainer", job.hook_state)
+
+    if plan.has("mount"):
+        if job.no_pivot:
+            mounts.move_root(rootfs)
+        else:
+            mounts.pivot(rootfs)
+        mounts.set_root_propagation(linux.get("rootfsPropagation"))
+    else:
+        os.chroot(rootfs)
+        os.chdir("/")
+
+    if proc.get("terminal"):
+        from runtime import console
+
+        master = console.setup_in_container(proc.get("consoleSize"))
+        job.chan.send("console", fds=[master])
+        os.close(master)
+
+    _sysctl(linux.get("sysctl"))
+    mounts.mask_paths(linux.get("maskedPaths"))
+    mounts.readonly_paths(linux.get("readonlyPaths"))
+    if root.get("readonly"):
+        mounts.readonly_root()
+
+    finish_process(job, proc, linux)
+
+
+def finish_process(job, proc, linux):
+    """The last steps, shared with `exec`: rlimits, seccomp, user, caps, cwd, fds, exec."""
+    from runtime._native import lib
+
+    process.set_rlimits(proc.get("rlimits"))
+    if proc.get("noNewPrivileges"):
+        lib.prctl(lib.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    seccomp_words = []
+    if linux.get("seccomp"):
+        from runtime import seccomp
+
+        bpf = seccomp.compile_filter(linux["seccomp"])
+        flags = seccomp.filter_flags(linux["seccomp"])
+        if proc.get("noNewPrivileges"):
+            sfd = os.memfd_create("pyrunc-seccomp", 0)
+            os.write(sfd, bpf)
+            seccomp_words = ["seccomp", str(sfd), str(flags)]
+        else:
+            # Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before caps drop.
+            seccomp.load_bpf(bpf, flags)
+
+    caps = capabilities.masks(proc.get("capabilities"))
+    capabilities.apply_bounding(caps["bounding"])
+    lib.prctl(lib.PR_SET_KEEPCAPS, 1, 0, 0, 0)
+    user = proc.get("user") or {}
+    process.set_user(user)
+    lib.prctl(lib.PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    if "umask" in user:
+        os.umask(user["umask"])
+    cwd = proc.get("cwd") or "/"
+    process.set_cwd(cwd)
+    env = process.env_list(proc)
+    args = proc.get("args") or []
+    path = process.find_program(args[0], env, cwd)
+    capabilities.apply_sets(caps)
+
+    words = []
+    if job.fifo_fd is not None:
+        words += ["fifo", str(job.fifo_fd)]
+    words += seccomp_words + list(job.hook_words_start)
+    words += ["exec", path, str(len(args)), *args, str(len(env)), *env]
+    ifd = os.memfd_create("pyrunc-init-instructions", 0)
+    os.write(ifd, b"".join(w.encode() + b"\0" for w in words))
+    os.lseek(ifd, 0, os.SEEK_SET)
+
+    keep = {ifd, *range(3, 3 + job.preserve_fds)}
+    if job.fifo_fd is not None:
+        keep.add(job.fifo_fd)
+    if seccomp_words:
+        keep.add(int(seccomp_words[1]))
+    lib.pyrunc_close_range(3, 0xFFFFFFFF, lib.CLOSE_RANGE_CLOEXEC)
+    for fd in keep:
+        os.set_inheritable(fd, True)
+    # Python ignores these; ignored signals would survive exec.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    job.chan.send("ready")
+    os.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
+
+
+def _is_dir_in(root_fd, path):
+    try:
+        fd = mounts.open_in_root(root_fd, path)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _set_names(config):
+    from runtime._native import ffi, lib
+
+    for field, fn in (("hostname", lib.sethostname), ("domainname", lib.setdomainname)):
+        name = config.get(field)
+        if name is not None:
+            b = name.encode()
+            if fn(b, len(b)) != 0:
+                raise RuntimeFailure(f"{field}: cannot set {name!r}: {os.strerror(ffi.errno)}")
+
+
+def _sysctl(sysctl):
+    for key, value in (sysctl or {}).items():
+        rel = key.replace(".", "/")
+        if ".." in rel.split("/") or key.startswith("/"):
+            raise RuntimeFailure(f"linux.sysctl.{key}: invalid name")
+        try:
+            with open("/proc/sys/" + rel, "w") as f:
+                f.write(str(value))
+        except OSError as e:
+            raise RuntimeFailure(f"linux.sysctl.{key}: {e.strerror}") from None

@@ -1,0 +1,57 @@
+"""--log / --log-format / --debug: runc's log lines, text (logrus style) or JSON."""
+import json
+import os
+import sys
+import time
+
+_state = {"fd": None, "json": False, "debug": False}
+
+
+def setup(path, fmt, debug):
+    _state["json"] = fmt == "json"
+    _state["debug"] = bool(debug)
+    if path:
+        try:
+            _state["fd"] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            sys.stderr.write(f"pyrunc: --log {path}: {e.strerror}\n")
+            raise SystemExit(1)
+
+
+def now_rfc3339(ns=None):
+    ns = time.time_ns() if ns is None else ns
+    sec, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
+
+
+def _line(level, msg):
+    if _state["json"]:
+        return json.dumps({"level": level, "msg": msg, "time": now_rfc3339()}) + "\n"
+    return f'time="{now_rfc3339()}" level={level} msg={json.dumps(msg)}\n'
+
+
+def log(level, msg):
+    if level == "debug" and not _state["debug"]:
+        return
+    fd = _state["fd"]
+    if fd is not None:
+        os.write(fd, _line(level, msg).encode())
+    elif level != "error":
+        # Without --log, warnings and debug go to stderr; errors are printed by error().
+        sys.stderr.write(_line(level, msg))
+
+
+def error(msg):
+    """An error: to the log file (if any) and, always, one line on stderr."""
+    if _state["fd"] is not None:
+        log("error", msg)
+    sys.stderr.write(f"pyrunc: {msg}\n")
+    sys.stderr.flush()
+
+
+def warn(msg):
+    log("warning", msg)
+
+
+def debug(msg):
+    log("debug", msg)

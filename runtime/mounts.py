@@ -1,0 +1,368 @@
+"""Mounts: option parsing, secure destination resolution, the rootfs and pivot_root.
+
+Every destination is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT), so a
+symlink in the rootfs can never lead a mount out of it, and the mount is made onto
+/proc/self/fd/N of the resolved object, so nothing can swap the path in between.
+"""
+import errno
+import os
+
+from runtime.errors import RuntimeFailure
+
+# name -> (clear?, flag); from mount(8) and the runtime-spec's list of options.
+_MS = {
+    "RDONLY": 1, "NOSUID": 2, "NODEV": 4, "NOEXEC": 8, "SYNCHRONOUS": 16, "REMOUNT": 32,
+    "MANDLOCK": 64, "DIRSYNC": 128, "NOSYMFOLLOW": 256, "NOATIME": 1024, "NODIRATIME": 2048,
+    "BIND": 4096, "MOVE": 8192, "REC": 16384, "SILENT": 32768, "UNBINDABLE": 1 << 17,
+    "PRIVATE": 1 << 18, "SLAVE": 1 << 19, "SHARED": 1 << 20, "RELATIME": 1 << 21,
+    "I_VERSION": 1 << 23, "STRICTATIME": 1 << 24, "LAZYTIME": 1 << 25,
+}
+MS = type("MS", (), _MS)
+FLAGS = {
+    "async": (True, MS.SYNCHRONOUS), "atime": (True, MS.NOATIME), "bind": (False, MS.BIND),
+    "defaults": (False, 0), "dev": (True, MS.NODEV), "diratime": (True, MS.NODIRATIME),
+    "dirsync": (False, MS.DIRSYNC), "exec": (True, MS.NOEXEC), "iversion": (False, MS.I_VERSION),
+    "lazytime": (False, MS.LAZYTIME), "loud": (True, MS.SILENT), "mand": (False, MS.MANDLOCK),
+    "noatime": (False, MS.NOATIME), "nodev": (False, MS.NODEV), "nodiratime": (False, MS.NODIRATIME),
+    "noexec": (False, MS.NOEXEC), "noiversion": (True, MS.I_VERSION), "nolazytime": (True, MS.LAZYTIME),
+    "nomand": (True, MS.MANDLOCK), "norelatime": (True, MS.RELATIME), "nostrictatime": (True, MS.STRICTATIME),
+    "nosuid": (False, MS.NOSUID), "nosymfollow": (False, MS.NOSYMFOLLOW),
+    "rbind": (False, MS.BIND | MS.REC), "relatime": (False, MS.RELATIME), "remount": (False, MS.REMOUNT),
+    "ro": (False, MS.RDONLY), "rw": (True, MS.RDONLY), "silent": (False, MS.SILENT),
+    "strictatime": (False, MS.STRICTATIME), "suid": (True, MS.NOSUID), "sync": (False, MS.SYNCHRONOUS),
+}
+PROPAGATION = {
+    "private": MS.PRIVATE, "rprivate": MS.PRIVATE | MS.REC, "shared": MS.SHARED,
+    "rshared": MS.SHARED | MS.REC, "slave": MS.SLAVE, "rslave": MS.SLAVE | MS.REC,
+    "unbindable": MS.UNBINDABLE, "runbindable": MS.UNBINDABLE | MS.REC,
+}
+# statvfs f_flag bits -> MS flags that a bind remount must keep (locked in user namespaces).
+_ST_KEEP = ((1, MS.RDONLY), (2, MS.NOSUID), (4, MS.NODEV), (8, MS.NOEXEC),
+            (1024, MS.NOATIME), (2048, MS.NODIRATIME), (4096, MS.RELATIME))
+O_PATH = os.O_PATH
+RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
+
+
+class Options:
+    """Parsed mount options: flags to set, propagation flags, and the data string."""
+
+    def __init__(self, options, field="mounts"):
+        self.flags = 0
+        self.clear = 0
+        self.propagation = []
+        data = []
+        for opt in options or ():
+            if opt in FLAGS:
+                clear, flag = FLAGS[opt]
+                if clear:
+                    self.flags &= ~flag
+                    self.clear |= flag
+                else:
+                    self.flags |= flag
+                    self.clear &= ~flag
+            elif opt in PROPAGATION:
+                self.propagation.append(PROPAGATION[opt])
+            elif opt in ("rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+                         "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
+                         "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap",
+                         "tmpcopyup"):
+                raise RuntimeFailure(f"{field}.options: {opt!r} is not supported yet")
+            else:
+                data.append(opt)
+        self.data = ",".join(data)
+
+    @property
+    def bind(self):
+        return bool(self.flags & MS.BIND)
+
+
+def mount(source, target, fstype, flags, data=None, *, what=None):
+    from runtime._native import ffi, lib
+
+    enc = lambda s: s.encode() if isinstance(s, str) else (s if s is not None else ffi.NULL)  # noqa: E731
+    if lib.mount(enc(source), enc(target), enc(fstype), flags, enc(data or None)) != 0:
+        err = ffi.errno
+        raise RuntimeFailure(f"{what or 'mount ' + str(target)}: {os.strerror(err)}")
+
+
+def umount(target, flags=0):
+    from runtime._native import ffi, lib
+
+    if lib.umount2(target.encode(), flags) != 0:
+        raise OSError(ffi.errno, os.strerror(ffi.errno), target)
+
+
+def locked_flags(path):
+    """The flags of the mount at path that a bind remount has to repeat."""
+    try:
+        f = os.statvfs(path).f_flag
+    except OSError:
+        return 0
+    keep = 0
+    for st, ms in _ST_KEEP:
+        if f & st:
+            keep |= ms
+    return keep
+
+
+# -- resolution inside the rootfs ---------------------------------------------------
+
+def openat2(dirfd, path, flags, resolve=RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, mode=0):
+    from runtime._native import ffi, lib
+
+    fd = lib.pyrunc_openat2(dirfd, path.encode(), flags | os.O_CLOEXEC, mode, resolve)
+    if fd < 0:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err), path)
+    return fd
+
+
+def open_in_root(root_fd, path, create=None, what="mount destination"):
+    """Open path (container-absolute) inside the rootfs as an O_PATH fd.
+
+    create: None, "dir" or "file": make missing components (directories, and the
+    last one as create says), each resolved again inside the rootfs.
+    """
+    rel = path.strip("/") or "."
+    try:
+        return openat2(root_fd, rel, O_PATH)
+    except FileNotFoundError:
+        if not create:
+            raise
+    parent, _, name = rel.rpartition("/")
+    if name in ("", ".", ".."):
+        raise RuntimeFailure(f"{what} {path}: cannot be created")
+    pfd = open_in_root(root_fd, parent, "dir", what) if parent else os.dup(root_fd)
+    try:
+        try:
+            if create == "dir":
+                os.mkdir(name, 0o755, dir_fd=pfd)
+            else:
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+        except FileExistsError:
+            pass
+        except NotADirectoryError:
+            raise RuntimeFailure(f"{what} {path}: a parent is not a directory") from None
+    finally:
+        os.close(pfd)
+    try:
+        return openat2(root_fd, rel, O_PATH)
+    except FileNotFoundError:
+        raise RuntimeFailure(f"{what} {path}: is a dangling symlink") from None
+
+
+def fd_path(fd):
+    return f"/proc/self/fd/{fd}"
+
+
+# -- the steps of the rootfs --------------------------------------------------------
+
+def prepare_root(rootfs, propagation):
+    """Make the mount tree private to this namespace and the rootfs a mount point."""
+    flag = PROPAGATION.get(propagation or "", 0)
+    base = flag if flag & (MS.PRIVATE | MS.SLAVE | MS.UNBINDABLE) else MS.SLAVE | MS.REC
+    mount(None, "/", None, base, what="linux.rootfsPropagation: make / " + (propagation or "rslave"))
+    mount(rootfs, rootfs, None, MS.BIND | MS.REC, what=f"root.path: bind {rootfs}")
+
+
+def do_mount(root_fd, m, i, bundle, cgroup_ns):
+    """Mount one entry of config mounts[] under the rootfs."""
+    field = f"mounts[{i}]"
+    dest = m["destination"]
+    if not dest.startswith("/"):
+        dest = "/" + dest  # the spec's older relative destinations are relative to /
+    opts = Options(m.get("options"), field)
+    fstype = m.get("type") or None
+    source = m.get("source")
+    if fstype == "bind":
+        opts.flags |= MS.BIND
+    if opts.bind:
+        if not source:
+            raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
+        if not os.path.isabs(source):
+            source = os.path.join(bundle, source)
+        try:
+            st = os.stat(source)
+        except OSError as e:
+            raise RuntimeFailure(f"{field}.source: {source}: {e.strerror}") from None
+        import stat as _stat
+
+        kind = "dir" if _stat.S_ISDIR(st.st_mode) else "file"
+    elif fstype == "cgroup":
+        return mount_cgroup(root_fd, dest, opts, field, cgroup_ns)
+    else:
+        kind = "dir"
+    try:
+        fd = open_in_root(root_fd, dest, kind, f"{field}.destination")
+    except OSError as e:
+        raise RuntimeFailure(f"{field}.destination {dest}: {e.strerror}") from None
+    try:
+        target = fd_path(fd)
+        if opts.bind:
+            mount(source, target, None, MS.BIND | (opts.flags & MS.REC), what=f"{field}: bind {source} on {dest}")
+            extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT)
+            if extra:
+                # Re-resolve: the bind has put a new mount on top of the fd's dentry.
+                os.close(fd)
+                fd = open_in_root(root_fd, dest, None, f"{field}.destination")
+                target = fd_path(fd)
+                flags = MS.BIND | MS.REMOUNT | extra | (locked_flags(target) & ~opts.clear)
+                mount(None, target, None, flags, what=f"{field}: remount {dest} with {m.get('options')}")
+        else:
+            mount(source or fstype or "none", target, fstype, opts.flags, opts.data,
+                  what=f"{field}: mount {fstype} on {dest}")
+        if opts.propagation:
+            os.close(fd)
+            fd = open_in_root(root_fd, dest, None, f"{field}.destination")
+            for p in opts.propagation:
+                mount(None, fd_path(fd), None, p, what=f"{field}: set propagation of {dest}")
+    finally:
+        os.close(fd)
+
+
+def _cgroup_hierarchies():
+    """[(mount point, root, fstype, super options)] of the cgroup file systems we can see."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            rf = right.split()
+            if rf and rf[0] in ("cgroup", "cgroup2"):
+                out.append((fields[4], fields[3], rf[0], rf[2] if len(rf) > 2 else ""))
+    return out
+
+
+def _own_cgroups():
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            own[ctrls] = path
+    return own
+
+
+def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
+    """A `cgroup` mount: the container's own cgroups, v1 hierarchies under a tmpfs or cgroup2."""
+    hier = _cgroup_hierarchies()
+    ro = opts.flags & MS.RDONLY
+    base = opts.flags & ~MS.RDONLY
+    unified_only = all(h[2] == "cgroup2" for h in hier) and any(h[0] == "/sys/fs/cgroup" for h in hier)
+    fd = open_in_root(root_fd, dest, "dir", f"{field}.destination")
+    try:
+        if unified_only:
+            mount("cgroup2", fd_path(fd), "cgroup2", opts.flags, what=f"{field}: mount cgroup2 on {dest}")
+            return
+        mount("tmpfs", fd_path(fd), "tmpfs", base, "mode=755", what=f"{field}: mount tmpfs on {dest}")
+    finally:
+        os.close(fd)
+    own = _own_cgroups()
+    for mnt, mroot, fstype, sopts in hier:
+        if not mnt.startswith("/sys/fs/cgroup/"):
+            continue
+        name = mnt[len("/sys/fs/cgroup/"):]
+        if "/" in name:
+            continue
+        sub = dest.rstrip("/") + "/" + name
+        sfd = open_in_root(root_fd, sub, "dir", f"{field}.destination")
+        try:
+            if cgroup_ns:
+                mount("cgroup", fd_path(sfd), fstype, base | ro,
+                      None if fstype == "cgroup2" else _v1_controllers(sopts),
+                      what=f"{field}: mount cgroup {name}")
+            else:
+                key = "" if fstype == "cgroup2" else _v1_key(sopts, own)
+                path = own.get(key, "/")
+                rel = os.path.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
+                src = os.path.normpath(os.path.join(mnt, rel))
+                mount(src, fd_path(sfd), None, MS.BIND | MS.REC, what=f"{field}: bind cgroup {name}")
+                mount(None, fd_path(sfd), None, MS.BIND | MS.REMOUNT | base | ro | locked_flags(fd_path(sfd)),
+                      what=f"{field}: remount cgroup {name}")
+        finally:
+            os.close(sfd)
+    if ro:
+        fd = open_in_root(root_fd, dest, None, f"{field}.destination")
+        try:
+            mount(None, fd_path(fd), None, MS.REMOUNT | base | MS.RDONLY, "mode=755",
+                  what=f"{field}: remount {dest} read-only")
+        finally:
+            os.close(fd)
+
+
+def _v1_controllers(sopts):
+    keep = [o for o in sopts.split(",") if o not in ("rw", "ro") and not o.startswith("release_agent")]
+    return ",".join(keep)
+
+
+def _v1_key(sopts, own):
+    names = set(_v1_controllers(sopts).split(","))
+    for key in own:
+        if key and set(key.split(",")) == names:
+            return key
+    return next((k for k in own if k and set(k.split(",")) & names), "")
+
+
+def pivot(rootfs):
+    """pivot_root into rootfs and detach the old root (no temporary directory needed)."""
+    from runtime._native import ffi, lib
+
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        if lib.pyrunc_pivot_root(b".", b".") != 0:
+            raise RuntimeFailure(f"pivot_root {rootfs}: {os.strerror(ffi.errno)}")
+        os.fchdir(old)
+        mount(None, ".", None, MS.SLAVE | MS.REC, what="make the old root a slave")
+        umount(".", 2)  # MNT_DETACH
+        os.chdir("/")
+    finally:
+        os.close(old)
+        os.close(new)
+
+
+def move_root(rootfs):
+    """--no-pivot: move the rootfs onto / and chroot into it."""
+    os.chdir(rootfs)
+    mount(rootfs, "/", None, MS.MOVE, what=f"move {rootfs} to /")
+    os.chroot(".")
+    os.chdir("/")
+
+
+def set_root_propagation(propagation):
+    flag = PROPAGATION.get(propagation or "")
+    if flag and flag & MS.SHARED:
+        mount(None, "/", None, flag, what=f"linux.rootfsPropagation: {propagation}")
+
+
+def readonly_root():
+    mount(None, "/", None, MS.BIND | MS.REMOUNT | MS.RDONLY | locked_flags("/"),
+          what="root.readonly: remount / read-only")
+
+
+def mask_paths(paths):
+    """linux.maskedPaths: /dev/null over files, an empty read-only tmpfs over directories."""
+    for i, p in enumerate(paths or ()):
+        try:
+            is_dir = os.path.isdir(p) and not os.path.islink(p)
+            if is_dir:
+                mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
+            elif os.path.lexists(p):
+                mount("/dev/null", p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
+        except RuntimeFailure as e:
+            if "No such file" not in str(e):
+                raise
+
+
+def readonly_paths(paths):
+    for i, p in enumerate(paths or ()):
+        if not os.path.lexists(p):
+            continue
+        mount(p, p, None, MS.BIND | MS.REC, what=f"linux.readonlyPaths[{i}]: bind {p}")
+        mount(None, p, None, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | locked_flags(p),
+              what=f"linux.readonlyPaths[{i}]: remount {p} read-only")
+
+
+__all__ = ["Options", "MS", "mount", "umount", "open_in_root", "prepare_root", "do_mount", "pivot",
+           "move_root", "readonly_root", "mask_paths", "readonly_paths", "errno"]

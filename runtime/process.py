@@ -1,0 +1,122 @@
+"""The container process's attributes: rlimits, user, cwd, env, the program to exec."""
+import os
+import stat
+
+from runtime.errors import RuntimeFailure
+
+RLIMITS = ("AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE",
+           "NOFILE", "NPROC", "RSS", "RTPRIO", "RTTIME", "SIGPENDING", "STACK")
+
+
+def set_rlimits(rlimits):
+    import resource
+
+    seen = set()
+    for i, r in enumerate(rlimits or ()):
+        field = f"process.rlimits[{i}]"
+        t = r.get("type", "")
+        if t in seen:
+            raise RuntimeFailure(f"{field}.type: duplicate rlimit {t}")
+        seen.add(t)
+        name = t[len("RLIMIT_"):] if t.startswith("RLIMIT_") else None
+        if name not in RLIMITS:
+            raise RuntimeFailure(f"{field}.type: unknown rlimit {t!r}")
+        soft, hard = r.get("soft", 0), r.get("hard", 0)
+        if soft > hard:
+            raise RuntimeFailure(f"{field}: soft limit {soft} is above the hard limit {hard}")
+        inf = resource.RLIM_INFINITY
+        conv = lambda v: inf if v >= 2**64 - 1 else v  # noqa: E731
+        try:
+            resource.setrlimit(getattr(resource, "RLIMIT_" + name), (conv(soft), conv(hard)))
+        except (ValueError, OSError) as e:
+            cur = resource.getrlimit(getattr(resource, "RLIMIT_" + name))
+            raise RuntimeFailure(
+                f"{field}: cannot set {t} to soft {soft} hard {hard} (the current hard limit is "
+                f"{'unlimited' if cur[1] == inf else cur[1]}; raising it needs CAP_SYS_RESOURCE): "
+                f"{getattr(e, 'strerror', None) or e}") from None
+
+
+def set_oom_score_adj(pid, value):
+    if value is None:
+        return
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        raise RuntimeFailure(f"process.oomScoreAdj: cannot set {value}: {e.strerror}") from None
+
+
+def set_user(user):
+    """setgroups, setresgid, setresuid, in that order (caps are kept with PR_SET_KEEPCAPS)."""
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    try:
+        os.setgroups(list(user.get("additionalGids") or []))
+    except OSError as e:
+        # setgroups is refused in a user namespace whose setgroups file says deny
+        if user.get("additionalGids") or e.errno != 1:
+            raise RuntimeFailure(f"process.user.additionalGids: setgroups: {e.strerror}") from None
+    try:
+        os.setresgid(gid, gid, gid)
+    except OSError as e:
+        raise RuntimeFailure(f"process.user.gid: setresgid({gid}): {e.strerror}") from None
+    try:
+        os.setresuid(uid, uid, uid)
+    except OSError as e:
+        raise RuntimeFailure(f"process.user.uid: setresuid({uid}): {e.strerror}") from None
+
+
+def env_list(process):
+    env = list(process.get("env") or [])
+    if not any(e.startswith("HOME=") for e in env):
+        home = _home_of(process.get("user", {}).get("uid", 0))
+        env.append(f"HOME={home}")
+    return env
+
+
+def _home_of(uid):
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                p = line.rstrip("\n").split(":")
+                if len(p) >= 6 and p[2] == str(uid):
+                    return p[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def find_program(arg0, env, cwd):
+    """Resolve args[0] as execve will see it, in the container: runc's messages on failure."""
+    def runnable(p):
+        try:
+            st = os.stat(p)
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode) and os.access(p, os.X_OK)
+
+    if "/" in arg0:
+        path = arg0 if arg0.startswith("/") else os.path.join(cwd, arg0)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise RuntimeFailure(f'exec: "{arg0}": stat {arg0}: {e.strerror.lower()}') from None
+        if stat.S_ISDIR(st.st_mode):
+            raise RuntimeFailure(f'exec: "{arg0}": is a directory')
+        if not os.access(path, os.X_OK):
+            raise RuntimeFailure(f'exec: "{arg0}": permission denied')
+        return path
+    search = next((e[5:] for e in env if e.startswith("PATH=")), None)
+    if search is None:
+        search = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    for d in search.split(":"):
+        p = os.path.join(d or ".", arg0)
+        if runnable(p):
+            return p
+    raise RuntimeFailure(f'exec: "{arg0}": executable file not found in $PATH')
+
+
+def set_cwd(cwd):
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise RuntimeFailure(f"process.cwd: chdir to {cwd}: {e.strerror}") from None
