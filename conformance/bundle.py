@@ -433,6 +433,31 @@ class Runtime:
             e = f.read().decode(errors="replace")
         return Result(argv, rc, o, e, dur)
 
+    def popen(self, *args, stdout_path=None, stdin=None, pass_fds=(),
+              **kw) -> subprocess.Popen:
+        """Start ``runtime --root ROOT args...`` without waiting; stdout and
+        stderr go to files (``p.out_path``/``p.err_path``)."""
+        self._n += 1
+        argv = self.base() + [str(a) for a in args]
+        out_path = stdout_path or os.path.join(self.workdir, f"out.{self._n}")
+        err_path = os.path.join(self.workdir, f"err.{self._n}")
+        with open(out_path, "ab") as out, open(err_path, "wb") as err:
+            p = subprocess.Popen(argv, stdout=out, stderr=err,
+                                 stdin=stdin if stdin is not None
+                                 else subprocess.DEVNULL,
+                                 pass_fds=pass_fds, start_new_session=True,
+                                 **kw)
+        p.out_path, p.err_path = out_path, err_path
+        return p
+
+    @staticmethod
+    def read_popen(p) -> tuple[str, str]:
+        with open(p.out_path, "rb") as f:
+            o = f.read().decode(errors="replace")
+        with open(p.err_path, "rb") as f:
+            e = f.read().decode(errors="replace")
+        return o, e
+
     def track(self, cid: str) -> None:
         if cid not in self.created:
             self.created.append(cid)

@@ -1,0 +1,360 @@
+"""The runc CLI surface engines use: flags, formats, and error paths."""
+
+import array
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conformance.bundle import CHECKER, parse_report
+from util import (assert_error, checker_args, create_running, list_ids,
+                  shell, state_dir_exists, wait_for)
+
+
+def assert_nothing_created(rt, cid):
+    assert rt.state_raw(cid).rc != 0, "a failed create left a container"
+    assert not state_dir_exists(rt, cid), "a failed create left a state dir"
+
+
+# -- spec ------------------------------------------------------------------
+
+def test_spec_writes_default_config(rt, tdir):
+    d = os.path.join(tdir, "spec")
+    os.makedirs(d)
+    r = rt.cmd("spec", cwd=d)
+    assert r.rc == 0, r
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    assert cfg["ociVersion"].startswith("1.")
+    assert cfg["root"]["path"] == "rootfs"
+    assert cfg["process"]["terminal"] is True
+    assert cfg["process"]["args"] == ["sh"]
+    assert cfg["process"]["cwd"] == "/"
+    types = {n["type"] for n in cfg["linux"]["namespaces"]}
+    assert {"pid", "network", "ipc", "uts", "mount"} <= types
+    dests = {m["destination"] for m in cfg["mounts"]}
+    assert {"/proc", "/dev", "/dev/pts", "/dev/shm", "/sys"} <= dests
+    # a second spec refuses to overwrite
+    r = rt.cmd("spec", cwd=d)
+    assert_error(r, rt)
+
+
+def test_spec_bundle_flag(rt, tdir):
+    d = os.path.join(tdir, "specb")
+    os.makedirs(d)
+    r = rt.cmd("spec", "--bundle", d)
+    assert r.rc == 0, r
+    assert os.path.isfile(os.path.join(d, "config.json"))
+
+
+def test_spec_output_runs_with_terminal_false(rt, cid, tdir, make_bundle):
+    """The config emitted by `spec` is accepted by `create`."""
+    b = make_bundle(["true"])
+    os.unlink(b.config_path)
+    assert rt.cmd("spec", cwd=b.path).rc == 0
+    with open(b.config_path) as f:
+        cfg = json.load(f)
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["sh", "-c", "echo spec-ok"]
+    b.write(cfg)
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.strip() == "spec-ok"
+
+
+# -- global flags ------------------------------------------------------------
+
+def test_help_and_version(rt):
+    r = rt.cmd("--help", root=False)
+    assert r.rc == 0, r
+    assert "create" in r.out and "delete" in r.out
+    r = rt.cmd("--version", root=False)
+    assert r.rc == 0, r
+    assert "version" in r.out.lower()
+    assert "spec: 1." in r.out
+
+
+def test_root_isolates_containers(rt, cid, make_bundle, tdir):
+    assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
+    other = os.path.join(tdir, "other-root")
+    os.makedirs(other)
+    r = rt.cmd("--root", other, "state", cid, root=False)
+    assert r.rc != 0
+    r = rt.cmd("--root", other, "list", "-q", root=False)
+    assert r.rc == 0 and cid not in r.out.split()
+    assert cid in list_ids(rt)
+
+
+def test_debug_flag_accepted(rt, cid, make_bundle):
+    r = rt.cmd("--debug", "run", "--bundle", make_bundle(["true"]).path, cid)
+    rt.track(cid)
+    assert r.rc == 0, r
+
+
+def _log_lines(path):
+    lines = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                lines.append(json.loads(line))
+    return lines
+
+
+def test_log_json_error_line(rt, new_cid, tdir):
+    log = os.path.join(tdir, "runtime.log")
+    r = rt.cmd("state", new_cid("pytest-nonexistent"),
+               global_args=["--log", log, "--log-format", "json"])
+    assert r.rc != 0
+    assert "Traceback" not in r.err
+    lines = _log_lines(log)
+    errors = [l for l in lines if l.get("level") == "error"]
+    assert errors, f"no error line in {lines}"
+    for l in lines:
+        assert {"level", "msg", "time"} <= set(l), l
+    assert errors[-1]["msg"]
+
+
+def test_log_json_success_has_no_error(rt, cid, make_bundle, tdir):
+    log = os.path.join(tdir, "runtime.log")
+    r = rt.cmd("run", "--bundle", make_bundle(["true"]).path, cid,
+               global_args=["--log", log, "--log-format", "json"])
+    rt.track(cid)
+    assert r.rc == 0, r
+    if os.path.exists(log):
+        for l in _log_lines(log):
+            assert l.get("level") != "error", l
+
+
+def test_log_json_create_failure(rt, cid, make_bundle, tdir):
+    b = make_bundle(["true"])
+    shutil.rmtree(b.rootfs)
+    log = os.path.join(tdir, "runtime.log")
+    r = rt.cmd("create", "--bundle", b.path, cid,
+               global_args=["--log", log, "--log-format", "json"])
+    rt.track(cid)
+    assert r.rc != 0
+    assert any(l.get("level") == "error" for l in _log_lines(log))
+    assert_nothing_created(rt, cid)
+
+
+# -- create flags engines pass ---------------------------------------------
+
+@pytest.mark.parametrize("flag", ["--no-new-keyring", "--no-pivot"])
+def test_create_engine_flags(rt, cid, make_bundle, flag):
+    b = make_bundle(shell("echo flag-ok"), write=False)
+    b.config["root"]["readonly"] = False
+    b.write()
+    r = rt.run(cid, b, extra=[flag])
+    assert r.rc == 0, r
+    assert r.out.strip() == "flag-ok"
+
+
+def test_preserve_fds(rt, cid, make_bundle, tdir):
+    """fds 3..3+N-1 of the caller reach the container; no other fd does."""
+    files = {}
+    for n in (3, 4, 5):
+        p = os.path.join(tdir, f"fd{n}")
+        open(p, "w").close()
+        files[n] = p
+    b = make_bundle(checker_args("fd"))
+    rt.track(cid)
+    inner = " ".join(shlex.quote(a) for a in rt.base() + [
+        "run", "--preserve-fds", "2", "--bundle", b.path, cid])
+    script = (f"exec 3<{files[3]} 4<{files[4]} 5<{files[5]}; exec {inner}")
+    p = subprocess.run(["/bin/sh", "-c", script], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p
+    rep = parse_report(p.stdout)
+    assert rep.complete, p
+    fds = rep.fds()
+    assert set(fds) == {0, 1, 2, 3, 4}, fds
+    assert fds[3].endswith("fd3") and fds[4].endswith("fd4"), fds
+
+
+def test_no_stray_fds_without_preserve(rt, cid, make_bundle, tdir):
+    stray = os.path.join(tdir, "stray")
+    open(stray, "w").close()
+    b = make_bundle(checker_args("fd"))
+    rt.track(cid)
+    inner = " ".join(shlex.quote(a) for a in rt.base() + [
+        "run", "--bundle", b.path, cid])
+    p = subprocess.run(["/bin/sh", "-c", f"exec 5<{stray}; exec {inner}"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p
+    fds = parse_report(p.stdout).fds()
+    assert set(fds) == {0, 1, 2}, fds
+
+
+def test_console_socket_terminal(rt, cid, make_bundle, tdir):
+    """terminal: true + --console-socket: the pty master arrives over the
+    socket (SCM_RIGHTS) and the container's output comes through it."""
+    sock_path = os.path.join(tdir, "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(30)
+    got = {}
+
+    def accept():
+        try:
+            conn, _ = srv.accept()
+            with conn:
+                msg, fds, _, _ = socket.recv_fds(conn, 4096, 4)
+                got["fds"] = fds
+        except OSError as e:
+            got["error"] = e
+
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    b = make_bundle(shell("tty; stty size; echo term-ok; sleep 0.3"),
+                    write=False)
+    b.config["process"]["terminal"] = True
+    b.config["process"]["consoleSize"] = {"height": 33, "width": 111}
+    b.write()
+    try:
+        r = rt.create(cid, b, extra=["--console-socket", sock_path])
+        assert r.rc == 0, r
+        th.join(30)
+        assert got.get("fds"), f"no pty master received: {got}"
+        master = got["fds"][0]
+        for extra in got["fds"][1:]:
+            os.close(extra)
+        assert rt.start(cid).rc == 0
+        out = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and b"term-ok" not in out:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+    finally:
+        srv.close()
+    text = out.decode(errors="replace")
+    assert "term-ok" in text, text
+    assert "/dev/pts/" in text or "/dev/console" in text, text
+    assert "33 111" in text, text
+
+
+# -- error paths -------------------------------------------------------------
+
+def test_error_bad_config_json(rt, cid, make_bundle):
+    b = make_bundle(["true"], write=False)
+    b.write_raw("{ this is not json")
+    assert_error(rt.create(cid, b), rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_config_missing(rt, cid, make_bundle):
+    b = make_bundle(["true"], write=False)
+    assert_error(rt.create(cid, b), rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_missing_rootfs(rt, cid, make_bundle):
+    b = make_bundle(["true"])
+    shutil.rmtree(b.rootfs)
+    assert_error(rt.create(cid, b), rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_missing_executable(rt, cid, make_bundle):
+    b = make_bundle(["/no/such/binary"])
+    r = rt.run(cid, b)
+    assert_error(r, rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_missing_bundle_dir(rt, cid, tdir):
+    r = rt.create(cid, os.path.join(tdir, "no-such-bundle"))
+    assert_error(r, rt)
+    assert_nothing_created(rt, cid)
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "..", ".", "/abs",
+                                 "x\ny", ""])
+def test_error_bad_container_id(rt, make_bundle, tdir, bad):
+    b = make_bundle(["true"])
+    r = rt.create(bad, b)
+    rt.created.remove(bad)
+    assert_error(r, rt)
+    # nothing appeared in the state root, nor next to it
+    assert os.listdir(rt.root) == []
+    assert sorted(os.listdir(tdir)) == sorted(["state", "io", "bundle1"])
+
+
+def test_error_double_create(rt, cid, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    assert rt.create(cid, b).rc == 0
+    pid = rt.state(cid)["pid"]
+    assert_error(rt.create(cid, make_bundle(["sleep", "30"])), rt)
+    st = rt.state(cid)
+    assert st["status"] == "created" and st["pid"] == pid
+    assert st["bundle"] == b.path
+
+
+def test_error_double_run_of_running(rt, cid, make_bundle):
+    create_running(rt, cid, make_bundle(["sleep", "30"]))
+    assert_error(rt.run(cid, make_bundle(["true"])), rt)
+    assert rt.status(cid) == "running"
+
+
+def test_error_kill_unknown(rt, new_cid):
+    assert_error(rt.kill(new_cid("pytest-nonexistent"), "KILL"), rt)
+
+
+def test_error_kill_bad_signal(rt, cid, make_bundle):
+    pid = create_running(rt, cid, make_bundle(["sleep", "30"]))
+    assert_error(rt.kill(cid, "NOTASIGNAL"), rt)
+    assert rt.status(cid) == "running"
+
+
+@pytest.mark.parametrize("args", [["state"], ["start"], ["kill"],
+                                  ["delete"], ["create"], ["no-such-command"]])
+def test_error_missing_arguments(rt, args):
+    assert_error(rt.cmd(*args), rt)
+
+
+def test_error_hook_missing_binary_leaves_nothing(rt, cid, make_bundle, tdir):
+    b = make_bundle(["true"], write=False)
+    b.config["hooks"] = {"createRuntime": [
+        {"path": os.path.join(tdir, "no-such-hook")}]}
+    b.write()
+    assert_error(rt.create(cid, b), rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_bad_mount_leaves_nothing(rt, cid, make_bundle, tdir):
+    b = make_bundle(["true"], write=False)
+    b.add_mount("/data", "bind", os.path.join(tdir, "no-such-source"),
+                ["rbind"])
+    b.write()
+    assert_error(rt.create(cid, b), rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_bad_cwd_leaves_nothing(rt, cid, make_bundle):
+    """A cwd that is a regular file cannot be entered."""
+    b = make_bundle(["true"], process={"cwd": "/etc/passwd"})
+    r = rt.run(cid, b)
+    assert_error(r, rt)
+    assert_nothing_created(rt, cid)
+
+
+def test_error_bad_ns_path(rt, cid, make_bundle, tdir):
+    b = make_bundle(["true"], write=False)
+    for n in b.config["linux"]["namespaces"]:
+        if n["type"] == "network":
+            n["path"] = os.path.join(tdir, "no-such-ns")
+    b.write()
+    assert_error(rt.create(cid, b), rt)
+    assert_nothing_created(rt, cid)
