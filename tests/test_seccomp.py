@@ -1,0 +1,636 @@
+"""runtime.seccomp: compile linux.seccomp to BPF and check the kernel enforces it.
+
+Each enforcement test forks a child that loads the filter and reports through its
+exit status (an errno number, 0 for success, 99 for an unexpected exception);
+every child is waited for.
+"""
+import ctypes
+import errno
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+import traceback
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime import seccomp
+from runtime.seccomp import SeccompError
+
+NR_SECCOMP_X86_64 = 317
+NR_MKDIR, NR_MKDIRAT = 83, 258
+UNEXPECTED = 99
+
+pytestmark = pytest.mark.skipif(os.uname().machine != "x86_64", reason="x86_64 syscall numbers")
+
+
+def run_child(body):
+    """Fork, run body() in the child and return the child's wait status."""
+    pid = os.fork()
+    if pid == 0:
+        code = UNEXPECTED
+        try:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            code = body()
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return status
+
+
+def exit_code(status):
+    assert os.WIFEXITED(status), f"child died from signal {os.WTERMSIG(status)}"
+    return os.WEXITSTATUS(status)
+
+
+def enforce(config, check):
+    """Load config's compiled filter in a child, then return exit_code(check())."""
+    bpf = seccomp.compile_filter(config)
+    flags = seccomp.filter_flags(config)
+
+    def body():
+        seccomp.load(bpf, flags)
+        return check()
+    return run_child(body)
+
+
+def errno_of(fn, *args):
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def allow_with(*rules, **extra):
+    return dict({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": list(rules)}, **extra)
+
+
+MKDIR = ["mkdir", "mkdirat"]
+
+
+# ---- enforcement ----------------------------------------------------------------
+
+def test_errno_rule_blocks_only_its_syscall(tmp_path):
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_ERRNO", "errnoRet": 1})
+
+    def check():
+        if errno_of(os.listdir, str(tmp_path)) != 0:
+            return 50
+        return errno_of(os.mkdir, str(tmp_path / "d"))
+    assert exit_code(enforce(config, check)) == errno.EPERM
+    assert not (tmp_path / "d").exists()
+
+
+def test_errno_defaults_to_eperm_and_errnoret_is_used(tmp_path):
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_ERRNO"},
+                        {"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV})
+    (tmp_path / "r").mkdir()
+
+    def check():
+        a = errno_of(os.mkdir, str(tmp_path / "d"))
+        b = errno_of(os.rmdir, str(tmp_path / "r"))
+        return 0 if (a, b) == (errno.EPERM, errno.EXDEV) else 50
+    assert exit_code(enforce(config, check)) == 0
+    assert (tmp_path / "r").is_dir()
+
+
+def test_default_errno_with_allow_list(tmp_path):
+    allowed = ["exit_group", "exit", "mkdir", "mkdirat", "brk", "mmap", "munmap", "mremap",
+               "madvise", "futex", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+               "getpid", "write", "close", "fstat", "newfstatat", "stat", "lstat"]
+    config = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno.EXDEV,
+              "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]}
+    (tmp_path / "r").mkdir()
+
+    def check():
+        if errno_of(os.mkdir, str(tmp_path / "d")) != 0:
+            return 50
+        return errno_of(os.rmdir, str(tmp_path / "r"))
+    assert exit_code(enforce(config, check)) == errno.EXDEV
+    assert (tmp_path / "d").is_dir() and (tmp_path / "r").is_dir()
+
+
+def test_rule_repeating_the_default_action_is_skipped(tmp_path):
+    config = {"defaultAction": "SCMP_ACT_ERRNO",
+              "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                           {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2},
+                           {"names": ["exit_group"], "action": "SCMP_ACT_ALLOW"}]}
+    bpf = seccomp.compile_filter(config)
+
+    def body():
+        seccomp.load(bpf, 0)
+        try:
+            os.getcwd()
+        except OSError as e:
+            return e.errno
+        return 0
+    assert exit_code(run_child(body)) == errno.ENOENT  # errnoRet 2 differs from EPERM
+
+
+def test_arg_equal_condition():
+    config = allow_with({"names": ["close"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV,
+                         "args": [{"index": 0, "value": 1000, "op": "SCMP_CMP_EQ"}]})
+
+    def check():
+        a = errno_of(os.close, 1000)
+        b = errno_of(os.close, 1001)
+        return 0 if (a, b) == (errno.EXDEV, errno.EBADF) else 50
+    assert exit_code(enforce(config, check)) == 0
+
+
+@pytest.mark.parametrize("op,value,blocked,passed", [
+    ("SCMP_CMP_NE", 1000, 1001, 1000),
+    ("SCMP_CMP_LT", 1000, 999, 1000),
+    ("SCMP_CMP_LE", 1000, 1000, 1001),
+    ("SCMP_CMP_GE", 1000, 1000, 999),
+    ("SCMP_CMP_GT", 1000, 1001, 1000),
+])
+def test_arg_comparison_operators(op, value, blocked, passed):
+    # close(fd) on fds that are not open: EBADF when allowed, EXDEV when blocked.
+    config = allow_with({"names": ["close"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV,
+                         "args": [{"index": 0, "value": value, "op": op}]})
+
+    def check():
+        a = errno_of(os.close, blocked)
+        b = errno_of(os.close, passed)
+        return 0 if (a, b) == (errno.EXDEV, errno.EBADF) else 50
+    assert exit_code(enforce(config, check)) == 0
+
+
+def test_arg_masked_equal(tmp_path):
+    # openat(dirfd, path, flags): block opens whose flags include O_CREAT.
+    config = allow_with({"names": ["open", "openat"], "action": "SCMP_ACT_ERRNO",
+                         "errnoRet": errno.EXDEV,
+                         "args": [{"index": 2, "value": os.O_CREAT, "valueTwo": os.O_CREAT,
+                                   "op": "SCMP_CMP_MASKED_EQ"}]},
+                        {"names": ["open"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV,
+                         "args": [{"index": 1, "value": os.O_CREAT, "valueTwo": os.O_CREAT,
+                                   "op": "SCMP_CMP_MASKED_EQ"}]})
+    existing = tmp_path / "f"
+    existing.write_text("x")
+
+    def check():
+        fd = os.open(str(existing), os.O_RDONLY)
+        os.close(fd)
+        return errno_of(os.open, str(tmp_path / "new"), os.O_RDWR | os.O_CREAT, 0o600)
+    assert exit_code(enforce(config, check)) == errno.EXDEV
+    assert not (tmp_path / "new").exists()
+
+
+def test_args_on_different_indexes_must_all_match():
+    config = allow_with({"names": ["dup2", "dup3"], "action": "SCMP_ACT_ERRNO",
+                         "errnoRet": errno.EXDEV,
+                         "args": [{"index": 0, "value": 1000, "op": "SCMP_CMP_EQ"},
+                                  {"index": 1, "value": 1001, "op": "SCMP_CMP_EQ"}]})
+
+    def check():
+        a = errno_of(os.dup2, 1000, 1001)
+        b = errno_of(os.dup2, 1000, 1002)
+        c = errno_of(os.dup2, 1003, 1001)
+        return 0 if (a, b, c) == (errno.EXDEV, errno.EBADF, errno.EBADF) else 50
+    assert exit_code(enforce(config, check)) == 0
+
+
+def test_args_repeating_an_index_match_any():
+    config = allow_with({"names": ["close"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV,
+                         "args": [{"index": 0, "value": 1000, "op": "SCMP_CMP_EQ"},
+                                  {"index": 0, "value": 1001, "op": "SCMP_CMP_EQ"}]})
+
+    def check():
+        got = tuple(errno_of(os.close, fd) for fd in (1000, 1001, 1002))
+        return 0 if got == (errno.EXDEV, errno.EXDEV, errno.EBADF) else 50
+    assert exit_code(enforce(config, check)) == 0
+
+
+def test_personality_argument_condition():
+    libc = ctypes.CDLL(None, use_errno=True)
+    query = 0xFFFFFFFF  # personality(0xffffffff) only reads the persona
+    config = allow_with({"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                         "errnoRet": errno.EXDEV,
+                         "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]})
+
+    def check():
+        if libc.personality(ctypes.c_ulong(query)) == -1:
+            return 50
+        ctypes.set_errno(0)
+        rc = libc.personality(ctypes.c_ulong(8))  # PER_LINUX32: blocked
+        return ctypes.get_errno() if rc == -1 else 51
+    assert exit_code(enforce(config, check)) == errno.EXDEV
+
+
+@pytest.mark.parametrize("action", ["SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+                                    "SCMP_ACT_KILL", "SCMP_ACT_TRAP"])
+def test_kill_and_trap_end_with_sigsys(tmp_path, action):
+    config = allow_with({"names": MKDIR, "action": action})
+    status = enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS
+    assert not (tmp_path / "d").exists()
+
+
+def test_kill_as_default_action_with_allow_list(tmp_path):
+    config = {"defaultAction": "SCMP_ACT_KILL_PROCESS",
+              "syscalls": [{"names": ["exit_group", "getpid"], "action": "SCMP_ACT_ALLOW"}]}
+
+    def check():
+        os.getpid()
+        os.mkdir(str(tmp_path / "d"))
+        return 0
+    status = enforce(config, check)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS
+
+
+def test_log_allows(tmp_path):
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_LOG"})
+    assert exit_code(enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))) == 0
+    assert (tmp_path / "d").is_dir()
+
+
+def test_trace_without_tracer_is_enosys(tmp_path):
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_TRACE", "errnoRet": 7})
+    assert exit_code(enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))) \
+        == errno.ENOSYS
+
+
+def test_unknown_syscall_names_are_skipped(tmp_path):
+    config = allow_with({"names": ["no_such_syscall", "mkdir", "mkdirat", "another_fake"],
+                         "action": "SCMP_ACT_ERRNO"},
+                        {"names": ["only_fakes_here"], "action": "SCMP_ACT_KILL"})
+    assert exit_code(enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))) \
+        == errno.EPERM
+
+
+def test_extra_architectures(tmp_path):
+    native = seccomp.compile_filter(allow_with({"names": MKDIR, "action": "SCMP_ACT_ERRNO"}))
+    config = allow_with({"names": MKDIR + ["socketcall", "_llseek"], "action": "SCMP_ACT_ERRNO"},
+                        architectures=["SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_X86_64"])
+    multi = seccomp.compile_filter(config)
+    assert len(multi) > len(native)
+    # The i386 audit arch and mkdir's i386 number (39) appear in the program.
+    words = [struct.unpack_from("<HBBI", multi, i)[3] for i in range(0, len(multi), 8)]
+    assert 0x40000003 in words and 39 in words
+    assert exit_code(enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))) \
+        == errno.EPERM
+
+
+def test_raw_seccomp_syscall_loads_the_bytes(tmp_path):
+    """pyrunc-init's path: seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog) with the bytes."""
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV},
+                        flags=["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"])
+    bpf = seccomp.compile_filter(config)
+    flags = seccomp.filter_flags(config)
+    assert flags == seccomp.FLAG_LOG
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    def body():
+        # The bytes travel through a memfd, as they do to pyrunc-init.
+        fd = os.memfd_create("bpf")
+        os.write(fd, bpf)
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        os.close(fd)
+        buf = ctypes.create_string_buffer(data, len(data))
+        prog = SockFprog(len(data) // 8, ctypes.addressof(buf))
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return 60
+        rc = libc.syscall(ctypes.c_long(NR_SECCOMP_X86_64), ctypes.c_ulong(1),
+                          ctypes.c_ulong(flags), ctypes.byref(prog))
+        if rc != 0:
+            return 61
+        return errno_of(os.mkdir, str(tmp_path / "d"))
+    assert exit_code(run_child(body)) == errno.EXDEV
+
+
+def test_load_config(tmp_path):
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EXDEV},
+                        flags=["SECCOMP_FILTER_FLAG_TSYNC"])
+
+    def body():
+        if seccomp.load_config(config) != 0:
+            return 60
+        return errno_of(os.mkdir, str(tmp_path / "d"))
+    assert exit_code(run_child(body)) == errno.EXDEV
+
+
+def test_load_rejects_bad_sizes():
+    with pytest.raises(SeccompError):
+        seccomp.load(b"", 0)
+    with pytest.raises(SeccompError):
+        seccomp.load(b"\0" * 7, 0)
+
+
+# ---- SCMP_ACT_NOTIFY and listenerPath ---------------------------------------------
+
+NOTIFY_CONFIG = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "listenerPath": "/run/agent.sock",
+    "listenerMetadata": "meta",
+    "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+    "syscalls": [{"names": MKDIR, "action": "SCMP_ACT_NOTIFY"}],
+}
+
+
+def test_notify_is_refused_by_default():
+    assert not seccomp.NOTIFY_SUPPORTED
+    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: .*not supported"):
+        seccomp.compile_filter(NOTIFY_CONFIG)
+    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: .*not supported"):
+        seccomp.filter_flags(NOTIFY_CONFIG)
+    assert "SCMP_ACT_NOTIFY" not in seccomp.features()["actions"]
+
+
+def test_notify_needs_listener_path_and_cannot_be_default():
+    config = dict(NOTIFY_CONFIG)
+    del config["listenerPath"], config["listenerMetadata"]
+    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: is required"):
+        seccomp.compile_filter(config, allow_notify=True)
+    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.defaultAction: "):
+        seccomp.compile_filter({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"},
+                               allow_notify=True)
+    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerMetadata: "):
+        seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"})
+
+
+def test_notify_listener_fd_reaches_the_agent(tmp_path):
+    """The agent receives the state JSON and the listener fd, and answers a syscall."""
+    sock_path = str(tmp_path / "agent.sock")
+    config = dict(NOTIFY_CONFIG, listenerPath=sock_path)
+    wait_killable = seccomp._kernel_accepts(seccomp.FLAG_NEW_LISTENER |
+                                            seccomp.FLAG_WAIT_KILLABLE_RECV)
+    if not wait_killable:  # before Linux 5.19
+        config["flags"] = []
+    bpf = seccomp.compile_filter(config, allow_notify=True)
+    flags = seccomp.filter_flags(config, allow_notify=True)
+    assert flags & seccomp.FLAG_NEW_LISTENER
+    assert bool(flags & seccomp.FLAG_WAIT_KILLABLE_RECV) == wait_killable
+    state = {"ociVersion": "1.3.0", "id": "c1", "status": "creating", "pid": 0,
+             "bundle": str(tmp_path)}
+
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(20)
+
+    def body():
+        srv.close()
+        fd = seccomp.load(bpf, flags)
+        if fd <= 0:
+            return 60
+        seccomp.send_listener_state(sock_path, fd, dict(state, pid=os.getpid()),
+                                    pid=os.getpid(), metadata="meta")
+        os.close(fd)
+        return errno_of(os.mkdir, str(tmp_path / "d"))
+
+    pid = os.fork()
+    if pid == 0:
+        code = UNEXPECTED
+        try:
+            code = body()
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    listener = None
+    try:
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(20)
+            msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
+            while True:
+                more = conn.recv(1 << 16)
+                if not more:
+                    break
+                msg += more
+        assert len(fds) == 1
+        listener = fds[0]
+        got = json.loads(msg)
+        assert got == {"ociVersion": "1.3.0", "fds": ["seccompFd"], "pid": pid,
+                       "metadata": "meta", "state": dict(state, pid=pid)}
+        assert "seccomp" in os.readlink(f"/proc/self/fd/{listener}")
+
+        # struct seccomp_notif (80 bytes) / seccomp_notif_resp (24 bytes)
+        notif_recv = (3 << 30) | (80 << 16) | (ord("!") << 8) | 0
+        notif_send = (3 << 30) | (24 << 16) | (ord("!") << 8) | 1
+        import fcntl
+        req = bytearray(80)
+        fcntl.ioctl(listener, notif_recv, req, True)
+        notif_id, notif_pid, _, nr = struct.unpack_from("<QIIi", req)
+        assert notif_pid == pid and nr in (NR_MKDIR, NR_MKDIRAT)
+        resp = bytearray(struct.pack("<QqiI", notif_id, 0, -errno.EXDEV, 0))
+        fcntl.ioctl(listener, notif_send, resp, True)
+    finally:
+        srv.close()
+        if listener is not None:
+            os.close(listener)  # a child still waiting gets ENOSYS
+        _, status = os.waitpid(pid, 0)
+    assert exit_code(status) == errno.EXDEV
+    assert not (tmp_path / "d").exists()
+
+
+def test_send_listener_state_failure_names_the_field(tmp_path):
+    r, w = os.pipe()
+    try:
+        with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: sending"):
+            seccomp.send_listener_state(str(tmp_path / "nobody"), r, {}, pid=1)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+# ---- flags ------------------------------------------------------------------------
+
+def test_filter_flags():
+    base = {"defaultAction": "SCMP_ACT_ALLOW"}
+    assert seccomp.filter_flags(base) == 0
+    assert seccomp.filter_flags(dict(base, flags=[])) == 0
+    assert seccomp.filter_flags(dict(base, flags=["SECCOMP_FILTER_FLAG_TSYNC"])) == 0
+    assert seccomp.filter_flags(dict(base, flags=["SECCOMP_FILTER_FLAG_LOG"])) == 2
+    assert seccomp.filter_flags(dict(base, flags=["SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                                  "SECCOMP_FILTER_FLAG_LOG"])) == 6
+    # Without a listener WAIT_KILLABLE_RECV changes nothing, and the kernel refuses it.
+    assert seccomp.filter_flags(dict(base, flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"])) == 0
+    with pytest.raises(SeccompError) as e:
+        seccomp.filter_flags(dict(base, flags=["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_X"]))
+    assert str(e.value) == "linux.seccomp.flags[1]: unknown flag SECCOMP_FILTER_FLAG_X"
+
+
+def test_spec_allow_and_log_flags_load(tmp_path):
+    config = allow_with({"names": MKDIR, "action": "SCMP_ACT_ERRNO"},
+                        flags=["SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"])
+    assert exit_code(enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))) \
+        == errno.EPERM
+
+
+# ---- features ---------------------------------------------------------------------
+
+def test_features():
+    f = seccomp.features()
+    assert f["enabled"] is True
+    assert set(f["actions"]) == {"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+                                 "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",
+                                 "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"}
+    assert f["operators"] == sorted(["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
+                                     "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"])
+    for arch in ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"):
+        assert arch in f["archs"]
+    assert set(f["knownFlags"]) == {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                                    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}
+    assert set(f["supportedFlags"]) <= set(f["knownFlags"])
+    assert "SECCOMP_FILTER_FLAG_LOG" in f["supportedFlags"]  # this kernel has it
+    json.dumps(f)
+    # Everything listed is accepted by compile_filter / filter_flags.
+    for action in f["actions"]:
+        seccomp.compile_filter({"defaultAction": action})
+    for arch in f["archs"]:
+        seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch]})
+    for op in f["operators"]:
+        seccomp.compile_filter(allow_with({"names": ["close"], "action": "SCMP_ACT_LOG",
+                                           "args": [{"index": 0, "value": 1, "op": op}]}))
+    for flag in f["supportedFlags"]:
+        seccomp.filter_flags({"defaultAction": "SCMP_ACT_ALLOW", "flags": [flag]})
+
+
+# ---- errors -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("config,message", [
+    ({"defaultAction": "SCMP_ACT_FOO"},
+     "linux.seccomp.defaultAction: unknown action SCMP_ACT_FOO"),
+    ({}, "linux.seccomp.defaultAction: is required"),
+    ([], "linux.seccomp: must be an object"),
+    (allow_with(*[{"names": ["read"], "action": "SCMP_ACT_ERRNO"}] * 3,
+                {"names": ["mkdir"], "action": "SCMP_ACT_FOO"}),
+     "linux.seccomp.syscalls[3].action: unknown action SCMP_ACT_FOO"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                          {"index": 1, "value": 1, "op": "SCMP_CMP_FOO"}]}),
+     "linux.seccomp.syscalls[0].args[1].op: unknown operator SCMP_CMP_FOO"),
+    (allow_with(architectures=["SCMP_ARCH_X86", "SCMP_ARCH_FOO"]),
+     "linux.seccomp.architectures[1]: unknown architecture SCMP_ARCH_FOO"),
+    (allow_with(architectures=["x86_64"]),
+     "linux.seccomp.architectures[0]: unknown architecture x86_64"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}),
+     "linux.seccomp.syscalls[0].args[0].index: must be an integer from 0 to 5, not 6"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": -1, "op": "SCMP_CMP_EQ"}]}),
+     "linux.seccomp.syscalls[0].args[0].value: must be an integer from 0 to "
+     "18446744073709551615, not -1"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "op": "SCMP_CMP_EQ"}]}),
+     "linux.seccomp.syscalls[0].args[0].value: is required"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 1}),
+     "linux.seccomp.syscalls[0].errnoRet: is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, "
+     "not SCMP_ACT_KILL"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 1},
+     "linux.seccomp.defaultErrnoRet: is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, "
+     "not SCMP_ACT_ALLOW"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 70000}),
+     "linux.seccomp.syscalls[0].errnoRet: must be an integer from 0 to 4094, not 70000"),
+    ({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 4095},
+     "linux.seccomp.defaultErrnoRet: must be an integer from 0 to 4094, not 4095"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_TRACE", "errnoRet": 65536}),
+     "linux.seccomp.syscalls[0].errnoRet: must be an integer from 0 to 65535, not 65536"),
+    (allow_with({"names": [], "action": "SCMP_ACT_ERRNO"}),
+     "linux.seccomp.syscalls[0].names: must contain at least one name"),
+    (allow_with({"names": ["mkdir", ""], "action": "SCMP_ACT_ERRNO"}),
+     "linux.seccomp.syscalls[0].names[1]: must be a non-empty string, not ''"),
+    (allow_with({"names": "mkdir", "action": "SCMP_ACT_ERRNO"}),
+     "linux.seccomp.syscalls[0].names: must be an array, not str"),
+    (allow_with({"names": ["mkdir"]}), "linux.seccomp.syscalls[0].action: is required"),
+    (allow_with({"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2,
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 3,
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}),
+     "linux.seccomp.syscalls[1]: adding the rule for mkdir: it conflicts with an earlier rule"),
+])
+def test_errors_name_the_field(config, message):
+    with pytest.raises(SeccompError) as e:
+        seccomp.compile_filter(config)
+    assert str(e.value) == message
+    assert "\n" not in str(e.value)
+
+
+# ---- random valid configurations ----------------------------------------------------
+
+SYSCALL_POOL = ["read", "write", "open", "openat", "close", "mkdir", "mkdirat", "clone",
+                "socket", "socketcall", "ioctl", "personality", "ptrace", "mount", "umask",
+                "kill", "futex", "bpf", "unshare", "no_such_call", "_llseek", "chmod"]
+ACTIONS = ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
+           "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"]
+OPS = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+       "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"]
+
+args_st = st.fixed_dictionaries(
+    {"index": st.integers(0, 5), "value": st.integers(0, 2**64 - 1), "op": st.sampled_from(OPS)},
+    optional={"valueTwo": st.integers(0, 2**64 - 1)})
+
+
+@st.composite
+def action_st(draw):
+    action = draw(st.sampled_from(ACTIONS))
+    out = {"action": action}
+    if action in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE") and draw(st.booleans()):
+        out["errnoRet"] = draw(st.integers(0, 4094 if action == "SCMP_ACT_ERRNO" else 65535))
+    return out
+
+
+@st.composite
+def config_st(draw):
+    # Each syscall appears in one entry: one name with different actions for
+    # identical arguments is a real conflict, which libseccomp refuses.
+    names = draw(st.permutations(SYSCALL_POOL))
+    cuts = sorted(draw(st.lists(st.integers(1, len(names) - 1), max_size=6, unique=True)))
+    groups = [names[a:b] for a, b in zip([0] + cuts, cuts + [len(names)])]
+    syscalls = []
+    for group in groups[:draw(st.integers(0, len(groups)))]:
+        entry = dict(names=group, **draw(action_st()))
+        if draw(st.booleans()):
+            entry["args"] = draw(st.lists(args_st, max_size=4))
+        syscalls.append(entry)
+    default = draw(action_st())
+    config = {"defaultAction": default["action"], "syscalls": syscalls}
+    if "errnoRet" in default:
+        config["defaultErrnoRet"] = default["errnoRet"]
+    config["architectures"] = draw(st.lists(st.sampled_from(
+        ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]), unique=True))
+    config["flags"] = draw(st.lists(st.sampled_from(
+        ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+         "SECCOMP_FILTER_FLAG_SPEC_ALLOW"]), unique=True))
+    return config
+
+
+@settings(max_examples=int(os.environ.get('SECCOMP_EXAMPLES', 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config_st())
+def test_random_valid_configs_compile(config):
+    bpf = seccomp.compile_filter(config)
+    assert len(bpf) % 8 == 0 and 0 < len(bpf) // 8 <= 4096
+    assert seccomp.compile_filter(config) == bpf
+    assert seccomp.filter_flags(config) & ~(seccomp.FLAG_LOG | seccomp.FLAG_SPEC_ALLOW) == 0
+
+
+def test_random_config_enforces_in_child(tmp_path):
+    """A large allow-by-default profile still loads and blocks its target."""
+    rules = [{"names": [n], "action": "SCMP_ACT_LOG"} for n in SYSCALL_POOL if "mkdir" not in n]
+    config = allow_with(*rules, {"names": MKDIR, "action": "SCMP_ACT_ERRNO"},
+                        architectures=["SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+    assert exit_code(enforce(config, lambda: errno_of(os.mkdir, str(tmp_path / "d")))) \
+        == errno.EPERM
+
+
+def test_import_is_cheap():
+    code = "import sys, runtime.seccomp; print(sorted(m for m in sys.modules if m.startswith(('json','socket','ctypes'))))"
+    import subprocess
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == "[]"
