@@ -1,0 +1,569 @@
+"""Validation of OCI runtime-spec v1.3.0 config.json and state documents.
+
+Public functions (each returns a list of problems, ``[]`` when valid):
+
+    validate_config(config) -> list[str]
+    validate_state(state) -> list[str]
+
+Each problem is one line ``<path>: <message>`` where ``<path>`` is dotted with
+list indices in brackets, e.g. ``mounts[2].destination: is required``.
+
+How it works
+------------
+The JSON Schemas live in ``spec/*.json`` (copied into ``runtime/schema/`` by
+the build).  The build also compiles them with fastjsonschema into the plain
+Python module ``runtime/_validator.py``; that module is the fast path and only
+answers "valid" or raises on the first problem.  Only when it raises (or is
+missing) is jsonschema imported, to collect *every* schema error with a human
+message.  After the schema passes, :func:`semantic_errors` checks what JSON
+Schema cannot express but the spec (or runc, which we replace) requires, such
+as duplicate rlimit types.
+
+Importing this module is cheap: it imports nothing beyond ``os``.
+"""
+
+import os
+
+__all__ = [
+    "validate_config",
+    "validate_state",
+    "schema_errors",
+    "semantic_errors",
+    "merged_schema",
+    "format_path",
+    "schema_dir",
+]
+
+SCHEMA_FILES = (
+    "defs.json",
+    "defs-linux.json",
+    "config-linux.json",
+    "config-schema.json",
+    "state-schema.json",
+)
+ROOT_FILES = {"config": "config-schema.json", "state": "state-schema.json"}
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---------------------------------------------------------------------------
+# public API
+
+
+def validate_config(config):
+    """Return every problem in ``config`` (a parsed config.json) as a list of
+    ``"<path>: <message>"`` lines; ``[]`` when the config is valid."""
+    errors = _schema_check("config", config)
+    if errors:
+        return errors
+    return semantic_errors(config)
+
+
+def validate_state(state):
+    """Return every problem in a container state document (runtime.md
+    "State"), one line each; ``[]`` when valid."""
+    return _schema_check("state", state)
+
+
+def schema_dir():
+    """Directory holding the JSON Schema files: the installed package's
+    ``runtime/schema/`` when it is populated, else the source tree's
+    ``spec/``."""
+    for cand in (os.path.join(_HERE, "schema"), os.path.join(os.path.dirname(_HERE), "spec")):
+        if all(os.path.isfile(os.path.join(cand, f)) for f in SCHEMA_FILES):
+            return cand
+    raise FileNotFoundError("cannot find the pyrunc JSON Schema files (runtime/schema/ or spec/)")
+
+
+def merged_schema(kind="config", directory=None):
+    """Load the schema files and return one self-contained draft-04 document
+    for ``kind`` ("config" or "state").
+
+    Every other file is placed under ``definitions`` keyed by its file name and
+    each relative reference ``file.json#/pointer`` becomes
+    ``#/definitions/file.json/pointer``, so the result needs no resolver.
+    Used both by the jsonschema path here and by spec/compile.py."""
+    import json
+
+    directory = directory or schema_dir()
+    root_name = ROOT_FILES[kind]
+    docs = {}
+    for name in SCHEMA_FILES:
+        with open(os.path.join(directory, name), encoding="utf-8") as f:
+            docs[name] = json.load(f)
+    root = _rewrite_refs(docs[root_name], root_name, root_name)
+    root.pop("id", None)
+    defs = dict(root.get("definitions") or {})
+    for name in SCHEMA_FILES:
+        if name == root_name:
+            continue
+        sub = _rewrite_refs(docs[name], name, root_name)
+        for key in ("$schema", "id"):
+            sub.pop(key, None)
+        defs[name] = sub
+    root["definitions"] = defs
+    return root
+
+
+def _pointer_escape(token):
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _rewrite_refs(node, current, root_name):
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                target, _, fragment = value.partition("#")
+                target = target or current
+                if target == root_name:
+                    out[key] = "#" + fragment
+                else:
+                    out[key] = "#/definitions/" + _pointer_escape(target) + fragment
+            else:
+                out[key] = _rewrite_refs(value, current, root_name)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v, current, root_name) for v in node]
+    return node
+
+
+def format_path(path):
+    """``["mounts", 2, "destination"]`` -> ``"mounts[2].destination"``.
+    Keys that are not plain identifiers are written as ``["key"]``; the empty
+    path (the document itself) is ``(root)``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += "[%d]" % part
+        elif isinstance(part, str) and _is_ident(part):
+            out += ("." if out else "") + part
+        else:
+            out += '["%s"]' % str(part).replace("\\", "\\\\").replace('"', '\\"')
+    return out or "(root)"
+
+
+def _is_ident(s):
+    if not s or not (s[0].isalpha() or s[0] == "_"):
+        return False
+    return all(c.isalnum() or c == "_" for c in s) and s.isascii()
+
+
+# ---------------------------------------------------------------------------
+# the fast path and the jsonschema path
+
+_fast = None  # the compiled module, False when unavailable
+
+
+def _fast_module():
+    global _fast
+    if _fast is None:
+        try:
+            from . import _validator
+        except ImportError:
+            _fast = False
+        else:
+            _fast = _validator
+    return _fast
+
+
+def _schema_check(kind, obj):
+    fast = _fast_module()
+    if fast:
+        try:
+            getattr(fast, "validate_" + kind)(obj)
+        except Exception as exc:  # any failure: let jsonschema explain it
+            first = _fast_error_line(exc)
+        else:
+            return []
+    else:
+        first = None
+    try:
+        errors = schema_errors(obj, kind)
+    except ImportError:
+        errors = []
+    if not errors and first:
+        # the two validators disagree (an edge case of regex or number
+        # handling): trust the one that found a problem
+        errors = [first]
+    return errors
+
+
+def _fast_error_line(exc):
+    name = getattr(exc, "name", None) or ""
+    message = getattr(exc, "message", None) or str(exc)
+    path = name[4:].lstrip(".") if name.startswith("data") else name
+    if message.startswith(name):
+        message = message[len(name):].strip()
+    return "%s: %s" % (path or "(root)", message)
+
+
+_validators = {}
+
+
+def schema_errors(obj, kind="config"):
+    """Every JSON Schema error in ``obj`` as ``"<path>: <message>"`` lines,
+    sorted by path.  Uses jsonschema (imported here, not at module load)."""
+    validator = _validators.get(kind)
+    if validator is None:
+        validator = _validators[kind] = _make_validator(kind)
+    found = []
+    for err in validator.iter_errors(obj):
+        found.append((_sort_key(err.absolute_path), format_path(err.absolute_path), _message(err)))
+    found.sort()
+    lines = []
+    for _, path, msg in found:
+        line = "%s: %s" % (path, msg)
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _sort_key(path):
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
+
+
+def _make_validator(kind):
+    from jsonschema import Draft4Validator, ValidationError, validators
+
+    def required(validator, required, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        for prop in required:
+            if prop not in instance:
+                yield ValidationError("is required", path=[prop])
+
+    def dependencies(validator, deps, instance, schema):
+        if not validator.is_type(instance, "object"):
+            return
+        for prop, dep in deps.items():
+            if prop not in instance:
+                continue
+            if validator.is_type(dep, "array"):
+                for each in dep:
+                    if each not in instance:
+                        yield ValidationError("is required when %s is set" % prop, path=[each])
+            else:
+                yield from validator.descend(instance, dep, schema_path=prop)
+
+    cls = validators.extend(Draft4Validator, {"required": required, "dependencies": dependencies})
+    return cls(merged_schema(kind))
+
+
+# ---------------------------------------------------------------------------
+# human messages per JSON Schema keyword
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+
+_INT_RANGES = {
+    (-128, 127): "int8",
+    (-32768, 32767): "int16",
+    (-2147483648, 2147483647): "int32",
+    (-9223372036854775808, 9223372036854775807): "int64",
+    (0, 255): "uint8",
+    (0, 65535): "uint16",
+    (0, 4294967295): "uint32",
+    (0, 18446744073709551615): "uint64",
+}
+
+_PATTERN_MESSAGES = {
+    "^/": "must be an absolute path",
+    "^RLIMIT_[A-Z]+$": "must be an rlimit name of the form RLIMIT_<NAME> (e.g. RLIMIT_NOFILE)",
+    "^MB:": 'must start with "MB:"',
+    "^[rwm]*$": "must be a combination of r, w and m",
+    "^[1-9][0-9]*[KMGTPE]?B$": "must be a page size like 64KB, 2MB or 1GB",
+}
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _literal(value):
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    return repr(value)
+
+
+def _message(err):
+    kw = err.validator
+    val = err.validator_value
+    inst = err.instance
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    if kw in ("required", "dependencies"):
+        return err.message
+    if kw == "type":
+        wanted = val if isinstance(val, list) else [val]
+        phrase = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        got = _json_type(inst)
+        return "must be %s, not %s" % (phrase, _TYPE_NAMES.get(got, got))
+    if kw == "enum":
+        if len(val) == 1:
+            return "must be %s" % _literal(val[0])
+        return "must be one of " + ", ".join(_literal(v) for v in val)
+    if kw == "pattern":
+        if val in _PATTERN_MESSAGES:
+            return _PATTERN_MESSAGES[val]
+        if val.startswith("^(0|[1-9][0-9]*)\\.(0|"):
+            return "must be a SemVer 2.0.0 version such as 1.3.0"
+        return "must match the pattern %s" % val
+    if kw == "minItems":
+        return "must be a non-empty array" if val == 1 else "must have at least %d items" % val
+    if kw == "maxItems":
+        return "must have at most %d items" % val
+    if kw == "minLength":
+        return "must not be empty" if val == 1 else "must be at least %d characters long" % val
+    if kw == "maxLength":
+        return "must be at most %d characters long" % val
+    if kw in ("minimum", "maximum"):
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        if lo is not None and hi is not None:
+            width = _INT_RANGES.get((lo, hi))
+            if width:
+                return "must be a %s (%d to %d)" % (width, lo, hi)
+            return "must be between %s and %s" % (_literal(lo), _literal(hi))
+        if kw == "minimum":
+            if schema.get("exclusiveMinimum"):
+                return "must be greater than %s" % _literal(val)
+            return "must be at least %s" % _literal(val)
+        if schema.get("exclusiveMaximum"):
+            return "must be less than %s" % _literal(val)
+        return "must be at most %s" % _literal(val)
+    if kw in ("anyOf", "oneOf"):
+        if schema.get("description"):
+            return schema["description"]
+        if all(isinstance(b, dict) and set(b) == {"required"} for b in val):
+            names = [n for b in val for n in b["required"]]
+            which = "at least one" if kw == "anyOf" else "exactly one"
+            return "must set %s of %s" % (which, ", ".join(names))
+        if kw == "anyOf":
+            return "does not match any of the allowed forms"
+        return "must match exactly one of the allowed forms"
+    if kw == "uniqueItems":
+        return "must not contain duplicate items"
+    if kw == "additionalProperties":
+        extra = sorted(k for k in inst if k not in schema.get("properties", {})) if isinstance(inst, dict) else []
+        return "unknown propert%s %s" % ("y" if len(extra) == 1 else "ies", ", ".join(extra))
+    if kw == "minProperties":
+        return "must not be empty" if val == 1 else "must have at least %d entries" % val
+    if kw == "maxProperties":
+        return "must have at most %d entries" % val
+    if kw == "not":
+        return "is not allowed here"
+    if kw == "format":
+        return "must be a valid %s" % val
+    if kw == "multipleOf":
+        return "must be a multiple of %s" % _literal(val)
+    return err.message
+
+
+# ---------------------------------------------------------------------------
+# rules JSON Schema cannot express
+
+
+# IPC-namespaced sysctls (ipc_namespaces(7) and what runc accepts)
+_IPC_SYSCTLS = frozenset({
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+    "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+})
+_UTS_SYSCTLS = frozenset({"kernel.hostname", "kernel.domainname"})
+_ERRNO_ACTIONS = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
+_MPOL_NO_NODES = ("MPOL_DEFAULT", "MPOL_LOCAL")
+_MPOL_NEED_NODES = ("MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED_MANY")
+_TIME_CLOCKS = ("boottime", "monotonic")
+
+
+def semantic_errors(config):
+    """Problems a schema-valid config can still have.  Each rule, by field:
+
+    - ``ociVersion``: the major version must be 1 (the spec's compatibility
+      rule: this runtime implements 1.3.0).
+    - ``annotations``: keys MUST NOT be empty.
+    - ``process.env[i]``: entries must have the ``KEY=value`` form.
+    - ``process.rlimits[i].type``: duplicated types MUST be an error.
+    - ``process.scheduler.nice``: -20 to 19.
+    - ``mounts[i].options``: ``idmap``/``ridmap`` needs mount mappings or a
+      user namespace (MUST error).
+    - ``hostname``/``domainname``: need a ``uts`` namespace (as runc).
+    - ``linux.namespaces[i].type``: duplicated types MUST be an error.
+    - ``linux.uidMappings``/``linux.gidMappings``: need a ``user`` namespace;
+      a new ``user`` namespace (no path) needs them (as runc).
+    - ``linux.timeOffsets``: need a ``time`` namespace; keys must be
+      ``boottime`` or ``monotonic``.
+    - ``linux.netDevices``: need a ``network`` namespace; names must be valid
+      interface names.
+    - ``linux.sysctl``: ``net.*`` needs a ``network`` namespace, IPC sysctls
+      an ``ipc`` namespace, ``kernel.hostname``/``kernel.domainname`` a
+      ``uts`` namespace; any other sysctl is not namespaced (as runc).
+    - ``linux.seccomp.defaultErrnoRet`` / ``syscalls[i].errnoRet``: only with
+      SCMP_ACT_ERRNO or SCMP_ACT_TRACE (MUST error otherwise).
+    - ``linux.resources.cpu.burst``: MUST NOT exceed a positive ``quota``.
+    - ``linux.intelRdt.memBwSchema`` / ``schemata[i]``: MUST NOT contain
+      newlines.
+    - ``linux.memoryPolicy.nodes``: MPOL_DEFAULT/MPOL_LOCAL take no nodes,
+      MPOL_BIND/INTERLEAVE/WEIGHTED_INTERLEAVE/PREFERRED_MANY need some.
+    """
+    errs = []
+    add = errs.append
+
+    version = config.get("ociVersion")
+    if isinstance(version, str) and version.split(".", 1)[0] != "1":
+        add("ociVersion: %s is not supported: this runtime implements 1.3.0 and accepts 1.x" % version)
+
+    annotations = config.get("annotations")
+    if isinstance(annotations, dict) and "" in annotations:
+        add("annotations: keys must not be empty")
+
+    linux = config.get("linux") if isinstance(config.get("linux"), dict) else {}
+    namespaces = linux.get("namespaces") or []
+    ns_first = {}
+    for i, ns in enumerate(namespaces):
+        t = ns.get("type")
+        if t in ns_first:
+            add("linux.namespaces[%d].type: duplicate namespace type %s (first at linux.namespaces[%d])"
+                % (i, t, ns_first[t]))
+        else:
+            ns_first[t] = i
+
+    def has_ns(t):
+        return t in ns_first
+
+    process = config.get("process") if isinstance(config.get("process"), dict) else {}
+    for i, kv in enumerate(process.get("env") or []):
+        if "=" not in kv or kv.startswith("="):
+            add("process.env[%d]: must have the form KEY=value" % i)
+    first = {}
+    for i, rl in enumerate(process.get("rlimits") or []):
+        t = rl.get("type")
+        if t in first:
+            add("process.rlimits[%d].type: duplicate rlimit type %s (first at process.rlimits[%d])"
+                % (i, t, first[t]))
+        else:
+            first[t] = i
+    sched = process.get("scheduler")
+    if isinstance(sched, dict) and "nice" in sched and not -20 <= sched["nice"] <= 19:
+        add("process.scheduler.nice: must be between -20 and 19")
+
+    for i, m in enumerate(config.get("mounts") or []):
+        opts = m.get("options") or []
+        if ("idmap" in opts or "ridmap" in opts) and "uidMappings" not in m and not has_ns("user"):
+            add("mounts[%d].options: idmap/ridmap needs uidMappings and gidMappings on the mount "
+                "or a user namespace" % i)
+
+    for field in ("hostname", "domainname"):
+        if config.get(field) and not has_ns("uts"):
+            add("%s: setting it requires a uts namespace in linux.namespaces" % field)
+
+    maps = [f for f in ("uidMappings", "gidMappings") if linux.get(f)]
+    if not has_ns("user"):
+        for f in maps:
+            add("linux.%s: requires a user namespace in linux.namespaces" % f)
+    elif not namespaces[ns_first["user"]].get("path") and len(maps) < 2:
+        for f in ("uidMappings", "gidMappings"):
+            if f not in maps:
+                add("linux.%s: is required when a new user namespace is created (linux.namespaces[%d])"
+                    % (f, ns_first["user"]))
+
+    offsets = linux.get("timeOffsets")
+    if offsets:
+        if not has_ns("time"):
+            add("linux.timeOffsets: requires a time namespace in linux.namespaces")
+        for clock in offsets:
+            if clock not in _TIME_CLOCKS:
+                add("%s: unknown clock (must be boottime or monotonic)"
+                    % format_path(["linux", "timeOffsets", clock]))
+
+    netdevs = linux.get("netDevices")
+    if netdevs:
+        if not has_ns("network"):
+            add("linux.netDevices: requires a network namespace in linux.namespaces")
+        for host_name, dev in netdevs.items():
+            where = format_path(["linux", "netDevices", host_name])
+            if not _valid_ifname(host_name):
+                add("%s: %r is not a valid network interface name" % (where, host_name))
+            name = dev.get("name")
+            if name is not None and not _valid_ifname(name.replace("%d", "0")):
+                add("%s.name: %r is not a valid network interface name" % (where, name))
+
+    for key in linux.get("sysctl") or {}:
+        norm = key.replace("/", ".")
+        where = format_path(["linux", "sysctl", key])
+        if norm in _IPC_SYSCTLS or norm.startswith("fs.mqueue."):
+            if not has_ns("ipc"):
+                add("%s: requires an ipc namespace in linux.namespaces" % where)
+        elif norm.startswith("net."):
+            if not has_ns("network"):
+                add("%s: requires a network namespace in linux.namespaces" % where)
+        elif norm in _UTS_SYSCTLS:
+            if not has_ns("uts"):
+                add("%s: requires a uts namespace in linux.namespaces" % where)
+        else:
+            add("%s: is not namespaced; setting it would change the host" % where)
+
+    seccomp = linux.get("seccomp")
+    if isinstance(seccomp, dict):
+        if "defaultErrnoRet" in seccomp and seccomp.get("defaultAction") not in _ERRNO_ACTIONS:
+            add("linux.seccomp.defaultErrnoRet: only allowed when defaultAction is "
+                "SCMP_ACT_ERRNO or SCMP_ACT_TRACE")
+        for i, sc in enumerate(seccomp.get("syscalls") or []):
+            if "errnoRet" in sc and sc.get("action") not in _ERRNO_ACTIONS:
+                add("linux.seccomp.syscalls[%d].errnoRet: only allowed when action is "
+                    "SCMP_ACT_ERRNO or SCMP_ACT_TRACE" % i)
+
+    resources = linux.get("resources") if isinstance(linux.get("resources"), dict) else {}
+    cpu = resources.get("cpu") or {}
+    quota, burst = cpu.get("quota"), cpu.get("burst")
+    if quota is not None and burst is not None and quota > 0 and burst > quota:
+        add("linux.resources.cpu.burst: must not be larger than quota (%d)" % quota)
+
+    rdt = linux.get("intelRdt") or {}
+    if "\n" in (rdt.get("memBwSchema") or ""):
+        add("linux.intelRdt.memBwSchema: must not contain newlines")
+    for i, line in enumerate(rdt.get("schemata") or []):
+        if "\n" in line:
+            add("linux.intelRdt.schemata[%d]: must not contain newlines" % i)
+
+    mpol = linux.get("memoryPolicy")
+    if isinstance(mpol, dict):
+        mode, nodes = mpol.get("mode"), mpol.get("nodes")
+        if mode in _MPOL_NO_NODES and nodes:
+            add("linux.memoryPolicy.nodes: must be empty for %s" % mode)
+        elif mode in _MPOL_NEED_NODES and not nodes:
+            add("linux.memoryPolicy.nodes: %s needs at least one node" % mode)
+    return errs
+
+
+def _valid_ifname(name):
+    return (
+        0 < len(name.encode()) <= 15
+        and name not in (".", "..")
+        and not any(c in name for c in "/:") and not any(c.isspace() for c in name)
+    )
