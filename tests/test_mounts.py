@@ -1,0 +1,330 @@
+"""root, mounts, maskedPaths, readonlyPaths, /dev: as seen from inside."""
+
+import os
+
+import pytest
+
+from conformance.bundle import host_mountinfo
+from util import checker, checker_args, report_of, sh_out, shell
+
+DEFAULT_DEVICES = {
+    "null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
+    "urandom": (1, 9), "tty": (5, 0),
+}
+DEFAULT_LINKS = {
+    "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+    "ptmx": "pts/ptmx",
+}
+
+
+def test_root_readonly(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "mounts", "write=/probe",
+                  "write=/tmp/probe", root={"readonly": True})
+    assert rep["write./probe"] == "fail"
+    assert rep["write./tmp/probe"] == "fail"
+    assert "ro" in rep.mount_at("/")["options"]
+
+
+def test_root_writable(rt, cid, make_bundle):
+    b = make_bundle(checker_args("mounts", "write=/probe"),
+                    root={"readonly": False})
+    rep = report_of(rt, cid, b)
+    assert rep["write./probe"] == "ok"
+    assert "rw" in rep.mount_at("/")["options"]
+    assert os.path.exists(b.rootfs_path("/probe"))
+
+
+def test_root_is_the_bundle_rootfs(rt, cid, make_bundle):
+    b = make_bundle(shell("cat /marker"), write=False)
+    b.add_file("/marker", "this-rootfs\n")
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.strip() == "this-rootfs"
+
+
+def test_root_path_absolute(rt, cid, make_bundle):
+    b = make_bundle(shell("cat /marker"), write=False)
+    b.add_file("/marker", "abs-rootfs\n")
+    b.config["root"]["path"] = b.rootfs
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.strip() == "abs-rootfs"
+
+
+def test_cannot_see_host_root(rt, cid, make_bundle, tdir):
+    rep = checker(rt, cid, make_bundle, f"exists={tdir}", "exists=/etc/passwd",
+                  "exists=/usr/lib", "proc")
+    assert rep[f"exists.{tdir}"] == "no"
+    assert rep["exists./usr/lib"] == "no"
+    assert rep["root"] == "/"
+
+
+def test_bind_mount_readonly(rt, cid, make_bundle, tdir):
+    src = os.path.join(tdir, "ro-src")
+    os.makedirs(src)
+    with open(os.path.join(src, "file"), "w") as f:
+        f.write("host-data\n")
+    b = make_bundle(checker_args("mounts", "read=/data/file",
+                                 "write=/data/file", "write=/data/new"),
+                    write=False)
+    b.add_mount("/data", "bind", src, ["rbind", "ro"])
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert rep["read./data/file"] == "ok"
+    assert rep["write./data/file"] == "fail"
+    assert rep["write./data/new"] == "fail"
+    assert "ro" in rep.mount_at("/data")["options"]
+    assert open(os.path.join(src, "file")).read() == "host-data\n"
+
+
+def test_bind_mount_readwrite_visible_on_host(rt, cid, make_bundle, tdir):
+    src = os.path.join(tdir, "rw-src")
+    os.makedirs(src)
+    b = make_bundle(shell("echo from-container > /data/out"), write=False)
+    b.add_mount("/data", "bind", src, ["bind", "rw"])
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert open(os.path.join(src, "out")).read() == "from-container\n"
+
+
+def test_bind_mount_file(rt, cid, make_bundle, tdir):
+    src = os.path.join(tdir, "hosts")
+    with open(src, "w") as f:
+        f.write("127.0.0.1 bound-file\n")
+    b = make_bundle(shell("cat /etc/hosts"), write=False)
+    b.add_mount("/etc/hosts", "bind", src, ["bind", "ro"])
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out == "127.0.0.1 bound-file\n"
+
+
+def test_mount_destination_created(rt, cid, make_bundle, tdir):
+    src = os.path.join(tdir, "src")
+    os.makedirs(src)
+    open(os.path.join(src, "inside"), "w").close()
+    b = make_bundle(checker_args("exists=/deep/new/dir/inside"), write=False)
+    b.add_mount("/deep/new/dir", "bind", src, ["rbind", "ro"])
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert rep["exists./deep/new/dir/inside"] == "yes"
+
+
+def test_tmpfs_options(rt, cid, make_bundle):
+    b = make_bundle(checker_args("mounts", "write=/scratch/x"), write=False)
+    b.add_mount("/scratch", "tmpfs", "tmpfs",
+                ["nosuid", "nodev", "noexec", "size=1m", "mode=1770"])
+    b.write()
+    rep = report_of(rt, cid, b)
+    m = rep.mount_at("/scratch")
+    assert m and m["fstype"] == "tmpfs"
+    assert {"nosuid", "nodev", "noexec"} <= m["options"]
+    assert "size=1024k" in m["super"]
+    assert "mode=1770" in m["super"]
+    assert rep["write./scratch/x"] == "ok"
+
+
+def test_tmpfs_readonly_option(rt, cid, make_bundle):
+    b = make_bundle(checker_args("mounts", "write=/scratch/x"), write=False)
+    b.add_mount("/scratch", "tmpfs", "tmpfs", ["ro", "size=64k"])
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert "ro" in rep.mount_at("/scratch")["options"]
+    assert rep["write./scratch/x"] == "fail"
+
+
+def test_tmpfs_noexec_enforced(rt, cid, make_bundle):
+    b = make_bundle(shell("cp /bin/busybox /scratch/bb && "
+                          "(/scratch/bb true 2>/dev/null && echo ran "
+                          "|| echo blocked)"), write=False)
+    b.add_mount("/scratch", "tmpfs", "tmpfs", ["noexec", "size=8m"])
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.strip() == "blocked"
+
+
+def test_mounts_in_order(rt, cid, make_bundle, tdir):
+    """Mounts are applied in the listed order: a later mount covers an
+    earlier one's subdirectory."""
+    outer = os.path.join(tdir, "outer")
+    inner = os.path.join(tdir, "inner")
+    os.makedirs(os.path.join(outer, "sub"))
+    os.makedirs(inner)
+    open(os.path.join(inner, "inner-file"), "w").close()
+    b = make_bundle(shell("ls /mnt/o/sub"), write=False)
+    b.add_mount("/mnt/o", "bind", outer, ["rbind", "ro"])
+    b.add_mount("/mnt/o/sub", "bind", inner, ["rbind", "ro"])
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.split() == ["inner-file"]
+
+
+def test_proc_and_sys_mounted(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "mounts")
+    assert rep.mount_at("/proc")["fstype"] == "proc"
+    sysm = rep.mount_at("/sys")
+    assert sysm["fstype"] == "sysfs" and "ro" in sysm["options"]
+    assert rep.mount_at("/dev")["fstype"] == "tmpfs"
+    assert rep.mount_at("/dev/pts")["fstype"] == "devpts"
+    assert rep.mount_at("/dev/shm")["fstype"] == "tmpfs"
+    assert rep.mount_at("/dev/mqueue")["fstype"] == "mqueue"
+
+
+def test_container_mounts_not_on_host(rt, cid, make_bundle, tdir):
+    before = {m["mountpoint"] for m in host_mountinfo()}
+    b = make_bundle(["sleep", "30"], write=False)
+    b.add_mount("/scratch", "tmpfs", "tmpfs", ["size=64k"])
+    b.write()
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    after = {m["mountpoint"] for m in host_mountinfo()}
+    new = {m for m in after - before if m.startswith(tdir)}
+    assert not new, f"container mounts visible on the host: {new}"
+
+
+def test_masked_paths(rt, cid, make_bundle, tdir):
+    b = make_bundle(shell(
+        "cat /proc/kcore 2>/dev/null | wc -c; "
+        "ls -A /sys/firmware | wc -l; "
+        "cat /masked-file | wc -c; "
+        "ls -A /masked-dir | wc -l"), write=False)
+    b.add_file("/masked-file", "secret\n")
+    b.add_file("/masked-dir/secret", "secret\n")
+    b.config["linux"]["maskedPaths"] += ["/masked-file", "/masked-dir",
+                                         "/does/not/exist"]
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert [int(x) for x in r.out.split()] == [0, 0, 0, 0], r.out
+
+
+def test_masked_paths_cannot_be_written(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "write=/proc/kcore",
+                  "write=/sys/firmware/x")
+    assert rep["write./proc/kcore"] == "fail"
+    assert rep["write./sys/firmware/x"] == "fail"
+
+
+def test_readonly_paths(rt, cid, make_bundle, tdir):
+    b = make_bundle(checker_args("mounts", "write=/proc/sys/kernel/hostname",
+                                 "write=/rw-dir/x", "read=/rw-dir/f",
+                                 "write=/proc/sysrq-trigger"),
+                    root={"readonly": False}, write=False)
+    b.add_file("/rw-dir/f", "data\n")
+    b.config["linux"]["readonlyPaths"] += ["/rw-dir", "/not/there"]
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert rep["write./proc/sys/kernel/hostname"] == "fail"
+    assert rep["write./rw-dir/x"] == "fail"
+    assert rep["read./rw-dir/f"] == "ok"
+    assert rep["write./proc/sysrq-trigger"] == "fail"
+    assert "ro" in rep.mount_at("/proc/sys")["options"]
+    assert "ro" in rep.mount_at("/rw-dir")["options"]
+
+
+def test_default_devices(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "dev")
+    devs = rep.devices()
+    for name, (major, minor) in DEFAULT_DEVICES.items():
+        assert name in devs, f"/dev/{name} missing: {sorted(devs)}"
+        d = devs[name]
+        assert d["type"] == "character special file", (name, d)
+        assert (d["major"], d["minor"]) == (major, minor), (name, d)
+        assert d["mode"] == 0o666, (name, oct(d["mode"]))
+    links = rep.devlinks()
+    for name, target in DEFAULT_LINKS.items():
+        assert links.get(name) == target, (name, links)
+
+
+def test_default_devices_usable(rt, cid, make_bundle):
+    out = sh_out(rt, cid, make_bundle,
+                 "echo x > /dev/null && echo null-ok; "
+                 "head -c 4 /dev/zero | wc -c; "
+                 "head -c 4 /dev/urandom | wc -c; "
+                 "(echo x > /dev/full) 2>/dev/null || echo full-ok; "
+                 "echo via-stdout > /dev/stdout")
+    assert out.split() == ["null-ok", "4", "4", "full-ok", "via-stdout"]
+
+
+def test_dev_has_no_host_devices(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "dev")
+    devs = rep.devices()
+    allowed = set(DEFAULT_DEVICES) | {"pts", "shm", "mqueue", "console"}
+    extra = set(devs) - allowed
+    assert not extra, f"unexpected /dev entries: {extra}"
+
+
+def test_linux_devices(rt, cid, make_bundle):
+    devices = [
+        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
+         "fileMode": 0o620, "uid": 1000, "gid": 100},
+        {"path": "/dev/sub/myzero", "type": "c", "major": 1, "minor": 5},
+    ]
+    cfg_res = {"devices": [{"allow": False, "access": "rwm"},
+                           {"allow": True, "type": "c", "major": 1,
+                            "minor": 3, "access": "rwm"},
+                           {"allow": True, "type": "c", "major": 1,
+                            "minor": 5, "access": "rwm"}]}
+    b = make_bundle(checker_args("dev"), write=False)
+    b.config["linux"]["devices"] = devices
+    b.config["linux"]["resources"] = cfg_res
+    b.write()
+    rep = report_of(rt, cid, b)
+    d = rep.devices()["mynull"]
+    assert d["type"] == "character special file"
+    assert (d["major"], d["minor"]) == (1, 3)
+    assert d["mode"] == 0o620
+    assert (d["uid"], d["gid"]) == (1000, 100)
+    # usable (root has no CAP_DAC_OVERRIDE by default: mode matters)
+    devices[0]["fileMode"] = 0o666
+    r2 = rt.run(cid + "-2", make_bundle(shell(
+        "echo x > /dev/mynull && head -c 3 /dev/sub/myzero | wc -c"),
+        linux={"devices": devices, "resources": cfg_res}))
+    assert r2.rc == 0, r2
+    assert r2.out.strip() == "3"
+
+
+def test_dev_pts_and_shm_usable(rt, cid, make_bundle):
+    out = sh_out(rt, cid, make_bundle,
+                 "echo x > /dev/shm/f && echo shm-ok; ls -d /dev/pts")
+    assert out.split() == ["shm-ok", "/dev/pts"]
+
+
+def test_bind_dev_from_host_is_not_default(rt, cid, make_bundle):
+    """No mount for /dev: the runtime still provides the default devices
+    in the rootfs's /dev (runc creates them as bind mounts or nodes)."""
+    b = make_bundle(checker_args("dev"), write=False)
+    b.config["mounts"] = [m for m in b.config["mounts"]
+                          if not m["destination"].startswith("/dev")]
+    b.config["root"]["readonly"] = False
+    b.write()
+    rep = report_of(rt, cid, b)
+    devs = rep.devices()
+    for name in ("null", "zero", "urandom"):
+        assert name in devs, sorted(devs)
+
+
+def test_mount_propagation_private_by_default(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "mounts")
+    root = rep.mount_at("/")
+    assert not any(o.startswith("shared:") for o in root["optional"]), root
+
+
+@pytest.mark.parametrize("opt,flag", [("nosuid", "nosuid"),
+                                      ("nodev", "nodev"),
+                                      ("noexec", "noexec"),
+                                      ("noatime", "noatime")])
+def test_bind_mount_flags(rt, cid, make_bundle, tdir, opt, flag):
+    src = os.path.join(tdir, "flag-src")
+    os.makedirs(src)
+    b = make_bundle(checker_args("mounts"), write=False)
+    b.add_mount("/data", "bind", src, ["rbind", opt])
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert flag in rep.mount_at("/data")["options"]
