@@ -1,0 +1,635 @@
+"""Cgroup management for pyrunc (cgroupfs driver; v1, v2 and hybrid hosts).
+
+Typical use::
+
+    from runtime import cgroups
+    mgr = cgroups.manager(cid, spec["linux"].get("cgroupsPath"), resources)
+    mgr.create(); mgr.apply(pid); mgr.set(resources)
+    state["cgroup"] = mgr.to_state()
+    ...
+    mgr = cgroups.from_state(state["cgroup"]); mgr.destroy()
+
+Importing this package is cheap: only ``os``/``errno``/``time`` are needed
+here; the version specific managers and the resource mapping are imported
+when first used.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+__all__ = [
+    "CgroupError",
+    "Layout",
+    "Manager",
+    "detect",
+    "host_mode",
+    "manager",
+    "from_state",
+    "resolve_path",
+]
+
+STATE_VERSION = 1
+DEFAULT_PARENT = "pyrunc"
+
+# v1 subsystems we know how to join; named hierarchies ("name=systemd") are
+# joined as well.
+V1_SUBSYSTEMS = frozenset({
+    "cpuset", "cpu", "cpuacct", "blkio", "memory", "devices", "freezer", "net_cls",
+    "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc",
+})
+
+
+class CgroupError(Exception):
+    """A cgroup operation failed; ``str()`` is one line naming the field/path."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
+# --------------------------------------------------------------------------
+# Host layout detection.
+# --------------------------------------------------------------------------
+
+
+class _Record:
+    """Tiny immutable record (typing.NamedTuple costs milliseconds to import)."""
+
+    __slots__ = ()
+
+    def __init__(self, *args):
+        for k, v in zip(self.__slots__, args, strict=True):
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, k, v):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other):
+        return type(other) is type(self) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def __hash__(self):
+        return hash(tuple(getattr(self, k) for k in self.__slots__))
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Mount(_Record):
+    """A cgroup mount: ``mountpoint``, ``root`` (the cgroup path of the
+    mount's root) and ``subsystems`` (v1 controllers and ``name=...``;
+    empty for cgroup2)."""
+
+    __slots__ = ("mountpoint", "root", "subsystems")
+
+
+class Layout(_Record):
+    """How cgroups are mounted: ``mode`` ("v2", "v1" or "hybrid"), ``v1``
+    (subsystem -> Mount), ``unified`` (Mount or None) and ``own`` (subsystem
+    -> the calling process's cgroup path; ``""`` is cgroup2)."""
+
+    __slots__ = ("mode", "v1", "unified", "own")
+
+
+def _unescape(s: str) -> str:
+    if "\\" not in s:
+        return s
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 4 <= len(s) and s[i + 1:i + 4].isdigit():
+            out.append(chr(int(s[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_mountinfo(text: str) -> tuple[dict, Mount | None]:
+    """Return ``(v1 subsystem -> Mount, unified Mount or None)``."""
+    v1: dict[str, Mount] = {}
+    unified: Mount | None = None
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        rfields = right.split()
+        if len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
+            continue
+        lfields = left.split()
+        root, mountpoint = _unescape(lfields[3]), _unescape(lfields[4])
+        if rfields[0] == "cgroup2":
+            m = Mount(mountpoint, root, ())
+            # Prefer the canonical location, then a mount of the whole tree.
+            if unified is None or (mountpoint == "/sys/fs/cgroup" and unified.mountpoint != mountpoint) \
+                    or (unified.root != "/" and root == "/"):
+                unified = m
+            continue
+        subs = tuple(o for o in rfields[2].split(",") if o in V1_SUBSYSTEMS or o.startswith("name="))
+        if not subs:
+            continue
+        m = Mount(mountpoint, root, subs)
+        for s in subs:
+            old = v1.get(s)
+            if old is None or (old.root != "/" and root == "/"):
+                v1[s] = m
+    return v1, unified
+
+
+def parse_proc_cgroup(text: str) -> dict:
+    """``/proc/<pid>/cgroup`` -> ``{subsystem: path}``; ``""`` is cgroup2."""
+    own: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, ctrls, path = parts
+        if ctrls == "":
+            own[""] = path
+        else:
+            for c in ctrls.split(","):
+                own[c] = path
+    return own
+
+
+_layout: Layout | None = None
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        return f.read()
+
+
+def detect(refresh: bool = False) -> Layout:
+    """Detect (once per process) how cgroups are mounted on this host."""
+    global _layout
+    if _layout is None or refresh:
+        try:
+            v1, unified = parse_mountinfo(_read("/proc/self/mountinfo"))
+            own = parse_proc_cgroup(_read("/proc/self/cgroup"))
+        except OSError as e:
+            raise CgroupError(f"cannot inspect cgroup mounts: {e.strerror}") from None
+        if v1 and unified:
+            mode = "hybrid"
+        elif v1:
+            mode = "v1"
+        elif unified:
+            mode = "v2"
+        else:
+            raise CgroupError("no cgroup file system is mounted on this host")
+        _layout = Layout(mode, v1, unified, own)
+    return _layout
+
+
+def host_mode() -> str:
+    """``"v2"``, ``"v1"`` or ``"hybrid"``."""
+    return detect().mode
+
+
+# --------------------------------------------------------------------------
+# Path rules.
+# --------------------------------------------------------------------------
+
+
+def _clean_parts(path: str, what: str) -> list[str]:
+    """Split into components, resolving ``.``/``..``; refuse escapes."""
+    if any(ord(c) < 32 for c in path):
+        raise CgroupError(f"{what} {path!r}: contains control characters")
+    parts: list[str] = []
+    for c in path.split("/"):
+        if c in ("", "."):
+            continue
+        if c == "..":
+            if not parts:
+                raise CgroupError(f"{what} {path!r}: '..' escapes the cgroup hierarchy")
+            parts.pop()
+        else:
+            parts.append(c)
+    return parts
+
+
+def cgroup_relpath(cgroups_path: str | None, container_id: str, own: str = "/") -> str:
+    """The cgroup path (within a hierarchy, starting with ``/``).
+
+    ``None``/``""`` -> ``/pyrunc/<id>``; absolute paths are taken as is;
+    relative paths are relative to ``own`` (the caller's cgroup).
+    """
+    if not cgroups_path:
+        if not container_id or "/" in container_id or container_id in (".", ".."):
+            raise CgroupError(f"container id {container_id!r}: not usable as a cgroup name")
+        return f"/{DEFAULT_PARENT}/{container_id}"
+    parts = _clean_parts(cgroups_path, "cgroupsPath")
+    if not parts:
+        raise CgroupError(f"cgroupsPath {cgroups_path!r}: refusing to use the root cgroup")
+    if cgroups_path.startswith("/"):
+        return "/" + "/".join(parts)
+    base = [p for p in own.split("/") if p]
+    return "/" + "/".join(base + parts)
+
+
+def _fs_dir(mount: Mount, cg: str, absolute: bool) -> str:
+    """Map a cgroup path onto the file system below ``mount``.
+
+    Absolute cgroupsPath values are joined to the mount point (runc's rule);
+    for relative ones the caller's own path is made relative to the mount's
+    root first.
+    """
+    if not absolute and mount.root != "/":
+        r = mount.root.rstrip("/")
+        if cg == r or cg.startswith(r + "/"):
+            cg = cg[len(r):] or "/"
+    return mount.mountpoint.rstrip("/") + cg
+
+
+def resolve_path(cgroups_path: str | None, container_id: str, layout: Layout | None = None) -> dict:
+    """``{subsystem: directory}``; key ``""`` is the unified (cgroup2) dir."""
+    layout = layout or detect()
+    absolute = not cgroups_path or cgroups_path.startswith("/")
+    paths: dict[str, str] = {}
+    if layout.mode in ("v1", "hybrid"):
+        for sub, mount in layout.v1.items():
+            cg = cgroup_relpath(cgroups_path, container_id, layout.own.get(sub, "/"))
+            paths[sub] = _fs_dir(mount, cg, absolute)
+    if layout.unified is not None:
+        cg = cgroup_relpath(cgroups_path, container_id, layout.own.get("", "/"))
+        paths[""] = _fs_dir(layout.unified, cg, absolute)
+    return paths
+
+
+# --------------------------------------------------------------------------
+# Low level file helpers.
+# --------------------------------------------------------------------------
+
+
+def write_file(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def read_file(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def read_int(path: str, default: int = 0) -> int:
+    """Integer file; ``max`` and unreadable files give ``default``."""
+    try:
+        s = read_file(path).strip()
+    except OSError:
+        return default
+    if s == "max" or not s:
+        return default
+    try:
+        return int(s)
+    except ValueError:
+        return default
+
+
+def read_kv(path: str) -> dict:
+    """``key value`` per line files (memory.stat, cpu.stat, ...)."""
+    out: dict[str, int] = {}
+    try:
+        text = read_file(path)
+    except OSError:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+def _procs(directory: str) -> list[int]:
+    try:
+        text = read_file(os.path.join(directory, "cgroup.procs"))
+    except FileNotFoundError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+# --------------------------------------------------------------------------
+# Manager base.
+# --------------------------------------------------------------------------
+
+
+class Manager:
+    """Common part of the v1/hybrid and v2 managers.
+
+    ``paths`` maps subsystems (``""`` = cgroup2) to absolute directories.
+    ``created`` lists, parents first, every directory ``create()`` made, so
+    ``destroy()`` never removes anything it did not create.
+    """
+
+    mode = "?"
+
+    def __init__(self, container_id: str, cgroups_path: str | None, paths: dict, *,
+                 rootless: bool = False, created: list | None = None, skipped: list | None = None,
+                 mountpoints: dict | None = None, resources: dict | None = None):
+        self.id = container_id
+        self.cgroups_path = cgroups_path or ""
+        self.paths = dict(paths)
+        self.rootless = rootless
+        self.created: list[str] = list(created or [])
+        self.skipped: list[str] = list(skipped or [])  # rootless: subsystems we could not use
+        self.mountpoints = dict(mountpoints or {})  # subsystem -> mount point (stop point for mkdir)
+        self.resources = resources
+
+    # -- helpers -----------------------------------------------------------
+
+    def _dirs(self) -> list[str]:
+        """Unique directories, in a stable order."""
+        seen: dict[str, None] = {}
+        for sub, d in self.paths.items():
+            if sub not in self.skipped:
+                seen.setdefault(d, None)
+        return list(seen)
+
+    def path(self, subsystem: str) -> str | None:
+        """Directory for a subsystem (``""`` = unified), or ``None``."""
+        if subsystem in self.skipped:
+            return None
+        return self.paths.get(subsystem)
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self._dirs())
+
+    def _mkdirs(self, sub: str, leaf: str) -> None:
+        top = self.mountpoints.get(sub) or os.path.dirname(leaf)
+        rel = os.path.relpath(leaf, top)
+        if rel == "." or rel.startswith(".."):
+            raise CgroupError(f"cgroup path {leaf}: not below its mount point {top}")
+        for attempt in range(5):
+            cur = top
+            try:
+                for comp in rel.split("/"):
+                    cur = os.path.join(cur, comp)
+                    try:
+                        os.mkdir(cur, 0o755)
+                    except FileExistsError:
+                        continue
+                    if cur not in self.created:
+                        self.created.append(cur)
+                    self._on_created(sub, cur)
+                return
+            except FileNotFoundError:
+                # A parent vanished under us (another container's destroy
+                # emptied the shared /pyrunc parent): walk again.
+                if attempt == 4:
+                    raise
+
+    def _on_created(self, sub: str, directory: str) -> None:
+        """Hook for per-directory initialisation (cpuset, subtree_control)."""
+
+    def create(self) -> None:
+        """Create the cgroup directory in every hierarchy (idempotent)."""
+        done: set[str] = set()
+        for sub, d in self.paths.items():
+            if sub in self.skipped or d in done:
+                continue
+            done.add(d)
+            try:
+                self._mkdirs(sub, d)
+            except OSError as e:
+                if self.rootless and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    self.skipped += [s for s, p in self.paths.items() if p == d]
+                    continue
+                raise CgroupError(f"creating cgroup {d}: {e.strerror}") from None
+        self._after_create()
+
+    def _after_create(self) -> None:
+        pass
+
+    def apply(self, pid: int) -> None:
+        """Move ``pid`` into the cgroup in every hierarchy."""
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            raise CgroupError(f"cgroup.procs: invalid pid {pid!r}")
+        self._before_apply()
+        for sub, d in list(self.paths.items()):
+            if sub in self.skipped:
+                continue
+            procs = os.path.join(d, "cgroup.procs")
+            try:
+                write_file(procs, str(pid))
+            except OSError as e:
+                if self.rootless and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
+                    self.skipped += [s for s, p in self.paths.items() if p == d]
+                    continue
+                if e.errno == errno.ESRCH:
+                    raise CgroupError(f"{procs}: process {pid} does not exist") from None
+                if e.errno == errno.ENOENT:
+                    raise CgroupError(f"{procs}: cgroup does not exist (was create() called?)") from None
+                raise CgroupError(f"adding pid {pid} to {procs}: {e.strerror}") from None
+
+    def _before_apply(self) -> None:
+        pass
+
+    def _walk_procs(self, top: str) -> list[int]:
+        pids: list[int] = []
+        for dirpath, _dirnames, _files in os.walk(top):
+            pids += _procs(dirpath)
+        return pids
+
+    def pids(self) -> list[int]:
+        """Every pid in the container's cgroup, including sub-cgroups."""
+        d = self._pids_dir()
+        if d is None or not os.path.isdir(d):
+            return []
+        return sorted(set(self._walk_procs(d)))
+
+    def _pids_dir(self) -> str | None:
+        raise NotImplementedError
+
+    rmdir_timeout = 2.0  # seconds destroy() keeps retrying busy cgroups
+
+    def destroy(self) -> None:
+        """Remove every cgroup directory we created (deepest first).
+
+        Kills nothing.  Sub-cgroups that appeared below our leaves (nested
+        cgroups made by the container) are removed too.  Busy leaves are
+        retried briefly; parents that still hold other cgroups are left.
+        """
+        failures = []
+        deadline = time.monotonic() + self.rmdir_timeout
+        leaves = set(self._dirs())
+        for leaf in leaves:
+            if leaf in self.created and os.path.isdir(leaf):
+                # Sub-cgroups created inside the container, deepest first.
+                for dirpath, _dirs, _files in os.walk(leaf, topdown=False):
+                    if dirpath != leaf:
+                        err = self._rmdir(dirpath, deadline)
+                        if err:
+                            failures.append(err)
+        for d in sorted(self.created, key=lambda p: p.count("/"), reverse=True):
+            err = self._rmdir(d, deadline if d in leaves else None)
+            if err and d in leaves:
+                failures.append(err)
+        # The shared default parent ("/pyrunc") belongs to pyrunc as a whole:
+        # remove it when empty even if another container created it.
+        if not self.cgroups_path:
+            for leaf in leaves:
+                parent = os.path.dirname(leaf)
+                if os.path.basename(parent) == DEFAULT_PARENT and parent not in self.created:
+                    self._rmdir(parent, None)
+        self.created = [d for d in self.created if os.path.isdir(d)]
+        if failures:
+            raise CgroupError(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
+
+    @staticmethod
+    def _rmdir(d: str, deadline: float | None) -> str | None:
+        """rmdir; busy dirs are retried until ``deadline`` (``None``: a
+        shared parent, left alone silently when still in use)."""
+        delay = 0.005
+        while True:
+            try:
+                os.rmdir(d)
+                return None
+            except FileNotFoundError:
+                return None
+            except OSError as e:
+                busy = e.errno in (errno.EBUSY, errno.ENOTEMPTY, errno.EAGAIN)
+                if busy and deadline is not None and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.1)
+                    continue
+                if busy and deadline is None:
+                    return None
+                return f"removing cgroup {d}: {e.strerror}"
+
+    # -- resources ---------------------------------------------------------
+
+    def _execute(self, plan: list, dir_for) -> None:
+        """Run a resources plan; ``dir_for(write)`` returns the directory."""
+        deferred = []
+        for w in plan:
+            d = dir_for(w)
+            if d is None:
+                continue
+            err = self._do_write(w, d)
+            if err is not None:
+                if w.retry and err.errno == errno.EINVAL:
+                    deferred.append((w, d))
+                else:
+                    self._raise_write(w, d, err)
+        for w, d in deferred:
+            err = self._do_write(w, d)
+            if err is not None:
+                self._raise_write(w, d, err)
+
+    def _do_write(self, w, d: str) -> OSError | None:
+        for file, value in w.choices:
+            p = os.path.join(d, file)
+            try:
+                write_file(p, value)
+            except FileNotFoundError:
+                if not os.path.isdir(d):
+                    raise CgroupError(f"linux.resources.{w.field}: cgroup {d} does not exist") from None
+                continue
+            except OSError as e:
+                e.filename = p
+                e.cg_value = value
+                return e
+            if w.readback:
+                got = read_file(p).strip()
+                if got != value:
+                    raise CgroupError(f"linux.resources.{w.field}: the kernel set {file} to {got} instead of {value}")
+            return None
+        if w.optional:
+            return None
+        names = " or ".join(f for f, _ in w.choices)
+        raise CgroupError(f"linux.resources.{w.field}: not supported on this host ({names} not found in {d})")
+
+    @staticmethod
+    def _raise_write(w, d: str, err: OSError):
+        raise CgroupError(
+            f"linux.resources.{w.field}: writing {getattr(err, 'cg_value', '?')!r} to "
+            f"{err.filename or d}: {err.strerror}"
+        ) from None
+
+    def set(self, resources: dict | None) -> None:
+        raise NotImplementedError
+
+    # -- state -------------------------------------------------------------
+
+    def to_state(self) -> dict:
+        return {
+            "version": STATE_VERSION,
+            "driver": "cgroupfs",
+            "mode": self.mode,
+            "id": self.id,
+            "cgroups_path": self.cgroups_path,
+            "paths": dict(self.paths),
+            "mountpoints": dict(self.mountpoints),
+            "created": list(self.created),
+            "skipped": list(self.skipped),
+            "rootless": self.rootless,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id} {self.paths}>"
+
+
+def _check_systemd(cgroups_path: str | None) -> None:
+    booted = os.path.isdir("/run/systemd/system")
+    if not booted:
+        raise CgroupError("--systemd-cgroup: systemd is not running as init (PID 1) on this host; "
+                          "use the cgroupfs driver (omit --systemd-cgroup)")
+    raise CgroupError("--systemd-cgroup: the systemd cgroup driver is not supported by pyrunc; "
+                      "use the cgroupfs driver (omit --systemd-cgroup)")
+
+
+def manager(container_id: str, cgroups_path: str | None = None, resources: dict | None = None, *,
+            systemd: bool = False, rootless: bool = False) -> Manager:
+    """Build a manager for a container (nothing is created yet)."""
+    if systemd:
+        _check_systemd(cgroups_path)
+    layout = detect()
+    paths = resolve_path(cgroups_path, container_id, layout)
+    mountpoints = {s: m.mountpoint for s, m in layout.v1.items()} if layout.mode != "v2" else {}
+    if layout.unified is not None:
+        mountpoints[""] = layout.unified.mountpoint
+    kw: dict = dict(rootless=rootless, mountpoints=mountpoints, resources=resources)
+    if resources is not None:
+        from . import resources as _res
+        _res.validate(resources)
+    if layout.mode == "v2":
+        from .v2 import V2Manager
+        return V2Manager(container_id, cgroups_path, paths, **kw)
+    from .v1 import V1Manager
+    return V1Manager(container_id, cgroups_path, paths, hybrid=layout.mode == "hybrid", **kw)
+
+
+def from_state(d: dict) -> Manager:
+    """Rebuild a manager from :meth:`Manager.to_state` output."""
+    if not isinstance(d, dict) or not isinstance(d.get("paths"), dict):
+        raise CgroupError("cgroup state: malformed (no paths)")
+    if d.get("version", STATE_VERSION) > STATE_VERSION:
+        raise CgroupError(f"cgroup state: unsupported version {d.get('version')}")
+    kw: dict = dict(
+        rootless=bool(d.get("rootless")), created=d.get("created") or [], skipped=d.get("skipped") or [],
+        mountpoints=d.get("mountpoints") or {},
+    )
+    mode = d.get("mode")
+    if mode == "v2":
+        from .v2 import V2Manager
+        return V2Manager(d.get("id", ""), d.get("cgroups_path"), d["paths"], **kw)
+    if mode in ("v1", "hybrid"):
+        from .v1 import V1Manager
+        return V1Manager(d.get("id", ""), d.get("cgroups_path"), d["paths"], hybrid=mode == "hybrid", **kw)
+    raise CgroupError(f"cgroup state: unknown mode {mode!r}")

@@ -1,0 +1,320 @@
+"""cgroup v1 manager (also used on hybrid hosts, where the cgroup2 hierarchy
+mounted next to the v1 controllers is joined as well)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
+from . import resources as res_mod
+
+FREEZE_TIMEOUT = 5.0
+
+# Which hierarchy answers pids(): one every container process is in.
+_PIDS_ORDER = ("devices", "freezer", "pids", "memory", "cpu", "name=systemd", "")
+
+
+def omit_empty(d: dict, *keys: str) -> dict:
+    """Drop ``keys`` whose values are zero/empty (Go's ``omitempty``)."""
+    for k in keys:
+        if k in d and not d[k]:
+            del d[k]
+    return d
+
+
+class V1Manager(Manager):
+    def __init__(self, container_id, cgroups_path, paths, *, hybrid: bool = False, **kw):
+        super().__init__(container_id, cgroups_path, paths, **kw)
+        self.hybrid = hybrid
+        if not hybrid:
+            self.paths.pop("", None)
+
+    @property
+    def mode(self) -> str:  # type: ignore[override]
+        return "hybrid" if self.hybrid else "v1"
+
+    # -- create / apply ----------------------------------------------------
+
+    def _on_created(self, sub: str, directory: str) -> None:
+        if sub == "cpuset" or self.paths.get("cpuset") == directory or \
+                os.path.exists(os.path.join(directory, "cpuset.cpus")):
+            self._fix_cpuset(directory)
+
+    @staticmethod
+    def _fix_cpuset(directory: str) -> None:
+        """A new v1 cpuset starts empty; inherit the parent's cpus/mems so
+        that tasks can join (the kernel refuses with ENOSPC otherwise)."""
+        parent = os.path.dirname(directory)
+        for f in ("cpuset.cpus", "cpuset.mems"):
+            p = os.path.join(directory, f)
+            try:
+                if read_file(p).strip():
+                    continue
+                val = read_file(os.path.join(parent, f)).strip()
+                if val:
+                    write_file(p, val)
+            except OSError as e:
+                raise CgroupError(f"initialising {p} from its parent: {e.strerror}") from None
+
+    def _before_apply(self) -> None:
+        d = self.path("cpuset")
+        if d and os.path.isdir(d):
+            # Created dirs were fixed in create(); this covers a leaf that was
+            # made by someone else and left empty.
+            self._fix_cpuset(d)
+
+    def _pids_dir(self) -> str | None:
+        for sub in _PIDS_ORDER:
+            d = self.path(sub)
+            if d:
+                return d
+        dirs = self._dirs()
+        return dirs[0] if dirs else None
+
+    # -- resources ---------------------------------------------------------
+
+    def set(self, resources: dict | None) -> None:
+        if not resources:
+            return
+        res_mod.validate(resources)
+        mem = resources.get("memory") or {}
+        cur = None
+        if mem.get("limit") and mem.get("swap") and self.path("memory"):
+            cur = read_int(os.path.join(self.path("memory"), "memory.limit_in_bytes"), default=-1)
+        plan = res_mod.v1_plan(resources, current_memory_limit=cur)
+
+        unified = [w for w in plan if w.controller == "unified"]
+        plan = [w for w in plan if w.controller != "unified"]
+        if resources.get("hugepageLimits") and not self.path("hugetlb"):
+            plan = [w for w in plan if w.controller != "hugetlb"]
+            unified = [w for w in res_mod.v2_plan({"hugepageLimits": resources["hugepageLimits"]})] + unified
+        self._execute(plan, self._dir_for)
+        if unified:
+            self._execute(unified, self._unified_dir_for)
+
+    def _dir_for(self, w) -> str:
+        d = self.path(w.controller)
+        if d:
+            return d
+        if w.controller in self.skipped:
+            raise CgroupError(f"linux.resources.{w.field}: no permission to use the {w.controller} cgroup (rootless)")
+        raise CgroupError(f"linux.resources.{w.field}: the {w.controller} cgroup controller is not mounted on this host")
+
+    def _unified_dir_for(self, w) -> str:
+        d = self.path("")
+        if not d:
+            if w.controller == "hugetlb":
+                raise CgroupError(f"linux.resources.{w.field}: the hugetlb cgroup controller is not mounted on this host")
+            raise CgroupError(f"linux.resources.{w.field}: no cgroup v2 hierarchy on this host")
+        ctrl = w.controller if w.controller != "unified" else res_mod.unified_controller(w.choices[0][0])
+        if ctrl:
+            try:
+                enabled = read_file(os.path.join(d, "cgroup.controllers")).split()
+            except OSError:
+                enabled = []
+            if ctrl not in enabled:
+                raise CgroupError(
+                    f"linux.resources.{w.field}: the {ctrl} controller is not "
+                    f"{'mounted as cgroup v1 nor ' if ctrl == 'hugetlb' else ''}enabled in the cgroup v2 "
+                    f"hierarchy of this hybrid host"
+                )
+        return d
+
+    # -- freezer -----------------------------------------------------------
+
+    def _freezer(self) -> str | None:
+        d = self.path("freezer")
+        if d:
+            return d
+        if self.hybrid and self.path(""):
+            return None  # fall back to cgroup.freeze
+        raise CgroupError("freezer: the freezer cgroup controller is not mounted on this host")
+
+    def freeze(self) -> None:
+        d = self._freezer()
+        if d is None:
+            from .v2 import freeze_dir
+            return freeze_dir(self.path(""))
+        state = os.path.join(d, "freezer.state")
+        deadline = time.monotonic() + FREEZE_TIMEOUT
+        delay = 0.0005
+        try:
+            while True:
+                write_file(state, "FROZEN")
+                if read_file(state).strip() == "FROZEN":
+                    return
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        except OSError as e:
+            raise CgroupError(f"freezing {state}: {e.strerror}") from None
+        try:
+            write_file(state, "THAWED")
+        except OSError:
+            pass
+        raise CgroupError(f"freezing {state}: timed out after {FREEZE_TIMEOUT:g}s (still FREEZING)")
+
+    def thaw(self) -> None:
+        d = self._freezer()
+        if d is None:
+            from .v2 import thaw_dir
+            return thaw_dir(self.path(""))
+        state = os.path.join(d, "freezer.state")
+        try:
+            write_file(state, "THAWED")
+            deadline = time.monotonic() + FREEZE_TIMEOUT
+            while read_file(state).strip() != "THAWED":
+                if time.monotonic() > deadline:
+                    raise CgroupError(f"thawing {state}: timed out")
+                time.sleep(0.001)
+                write_file(state, "THAWED")
+        except OSError as e:
+            raise CgroupError(f"thawing {state}: {e.strerror}") from None
+
+    def is_frozen(self) -> bool:
+        d = self._freezer()
+        if d is None:
+            from .v2 import is_frozen_dir
+            return is_frozen_dir(self.path(""))
+        try:
+            return read_file(os.path.join(d, "freezer.state")).strip() == "FROZEN"
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise CgroupError(f"reading {d}/freezer.state: {e.strerror}") from None
+
+    # -- stats -------------------------------------------------------------
+
+    def stats(self) -> dict:
+        """runc ``events --stats`` data for cgroup v1."""
+        return {
+            "cpu": self._cpu_stats(),
+            "cpuset": self._cpuset_stats(),
+            "memory": self._memory_stats(),
+            "pids": self._pids_stats(),
+            "blkio": self._blkio_stats(),
+            "hugetlb": self._hugetlb_stats(),
+            "intel_rdt": {},
+            "network_interfaces": None,
+        }
+
+    def _cpu_stats(self) -> dict:
+        usage = {"total": 0, "percpu": [], "percpu_kernel": [], "percpu_user": [], "kernel": 0, "user": 0}
+        d = self.path("cpuacct")
+        if d:
+            usage["total"] = read_int(os.path.join(d, "cpuacct.usage"))
+            for key, f in (("percpu", "cpuacct.usage_percpu"), ("percpu_kernel", "cpuacct.usage_percpu_sys"),
+                           ("percpu_user", "cpuacct.usage_percpu_user")):
+                try:
+                    usage[key] = [int(x) for x in read_file(os.path.join(d, f)).split()]
+                except (OSError, ValueError):
+                    pass
+            st = read_kv(os.path.join(d, "cpuacct.stat"))
+            hz = os.sysconf("SC_CLK_TCK") or 100
+            usage["kernel"] = st.get("system", 0) * 1_000_000_000 // hz
+            usage["user"] = st.get("user", 0) * 1_000_000_000 // hz
+        omit_empty(usage, "total", "percpu", "percpu_kernel", "percpu_user")
+        thr = {}
+        d = self.path("cpu")
+        if d:
+            st = read_kv(os.path.join(d, "cpu.stat"))
+            thr = {"periods": st.get("nr_periods", 0), "throttledPeriods": st.get("nr_throttled", 0),
+                   "throttledTime": st.get("throttled_time", 0)}
+            omit_empty(thr, "periods", "throttledPeriods", "throttledTime")
+        return {"usage": usage, "throttling": thr}
+
+    def _cpuset_stats(self) -> dict:
+        out: dict = {}
+        d = self.path("cpuset")
+        if not d:
+            return out
+        for key, f in (("cpus", "cpuset.cpus"), ("mems", "cpuset.mems")):
+            try:
+                out[key] = res_mod.parse_cpu_list(read_file(os.path.join(d, f)))
+            except (OSError, ValueError):
+                pass
+        for key in ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
+                    "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level"):
+            out[key] = read_int(os.path.join(d, "cpuset." + key))
+        return omit_empty(out, "cpus", "mems")
+
+    def _memory_stats(self) -> dict:
+        d = self.path("memory")
+        if not d:
+            return {"usage": {"limit": 0, "failcnt": 0}}
+
+        def entry(prefix: str) -> dict:
+            e = {
+                "limit": read_int(os.path.join(d, prefix + "limit_in_bytes")),
+                "usage": read_int(os.path.join(d, prefix + "usage_in_bytes")),
+                "max": read_int(os.path.join(d, prefix + "max_usage_in_bytes")),
+                "failcnt": read_int(os.path.join(d, prefix + "failcnt")),
+            }
+            return omit_empty(e, "usage", "max")
+
+        raw = read_kv(os.path.join(d, "memory.stat"))
+        out = {
+            "cache": raw.get("cache", 0),
+            "usage": entry("memory."),
+            "swap": entry("memory.memsw."),
+            "kernel": entry("memory.kmem."),
+            "kernelTCP": entry("memory.kmem.tcp."),
+            "raw": raw,
+        }
+        return omit_empty(out, "cache", "raw")
+
+    def _pids_stats(self) -> dict:
+        d = self.path("pids")
+        if not d:
+            return {}
+        return omit_empty({"current": read_int(os.path.join(d, "pids.current")),
+                           "limit": read_int(os.path.join(d, "pids.max"))}, "current", "limit")
+
+    def _blkio_stats(self) -> dict:
+        d = self.path("blkio")
+        if not d:
+            return {}
+        out: dict = {}
+        for prefix in ("blkio.", "blkio.bfq.", "blkio.throttle."):
+            if os.path.exists(os.path.join(d, prefix + "io_service_bytes_recursive")):
+                break
+        else:
+            return out
+        for key, f in (("ioServiceBytesRecursive", "io_service_bytes_recursive"),
+                       ("ioServicedRecursive", "io_serviced_recursive"),
+                       ("ioQueueRecursive", "io_queued_recursive"),
+                       ("ioServiceTimeRecursive", "io_service_time_recursive"),
+                       ("ioWaitTimeRecursive", "io_wait_time_recursive"),
+                       ("ioMergedRecursive", "io_merged_recursive"),
+                       ("ioTimeRecursive", "time_recursive"),
+                       ("sectorsRecursive", "sectors_recursive")):
+            try:
+                text = read_file(os.path.join(d, prefix + f))
+            except OSError:
+                continue
+            entries = res_mod.parse_blkio_stat(text)
+            if entries:
+                out[key] = entries
+        return out
+
+    def _hugetlb_stats(self) -> dict:
+        out: dict = {}
+        d = self.path("hugetlb")
+        if d:
+            try:
+                names = os.listdir(d)
+            except OSError:
+                return out
+            for n in names:
+                if n.startswith("hugetlb.") and n.endswith(".usage_in_bytes") and ".rsvd." not in n:
+                    size = n[len("hugetlb."):-len(".usage_in_bytes")]
+                    p = os.path.join(d, f"hugetlb.{size}.")
+                    out[size] = omit_empty({"usage": read_int(p + "usage_in_bytes"),
+                                            "max": read_int(p + "max_usage_in_bytes"),
+                                            "failcnt": read_int(p + "failcnt")}, "usage", "max")
+        elif self.hybrid and self.path(""):
+            from .v2 import hugetlb_stats
+            out = hugetlb_stats(self.path(""))
+        return out

@@ -1,0 +1,429 @@
+"""cgroup v2 (unified hierarchy) manager.
+
+Device access on cgroup v2 is controlled by an eBPF program of type
+``BPF_PROG_TYPE_CGROUP_DEVICE`` attached to the container's cgroup; the
+program is generated here from the OCI rules and loaded with the ``bpf(2)``
+system call through ctypes (imported only when device rules are set).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import time
+
+from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
+from . import resources as res_mod
+
+FREEZE_TIMEOUT = 5.0
+UINT64_MAX = 2**64 - 1
+
+
+# --------------------------------------------------------------------------
+# Helpers shared with the hybrid manager.
+# --------------------------------------------------------------------------
+
+
+def _events(d: str) -> dict:
+    return read_kv(os.path.join(d, "cgroup.events"))
+
+
+def freeze_dir(d: str) -> None:
+    p = os.path.join(d, "cgroup.freeze")
+    try:
+        write_file(p, "1")
+        deadline = time.monotonic() + FREEZE_TIMEOUT
+        delay = 0.0005
+        while _events(d).get("frozen") != 1:
+            if time.monotonic() > deadline:
+                write_file(p, "0")
+                raise CgroupError(f"freezing {p}: timed out after {FREEZE_TIMEOUT:g}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    except OSError as e:
+        raise CgroupError(f"freezing {p}: {e.strerror}") from None
+
+
+def thaw_dir(d: str) -> None:
+    p = os.path.join(d, "cgroup.freeze")
+    try:
+        write_file(p, "0")
+        deadline = time.monotonic() + FREEZE_TIMEOUT
+        while _events(d).get("frozen", 0) != 0:
+            if time.monotonic() > deadline:
+                raise CgroupError(f"thawing {p}: timed out")
+            time.sleep(0.001)
+    except OSError as e:
+        raise CgroupError(f"thawing {p}: {e.strerror}") from None
+
+
+def is_frozen_dir(d: str) -> bool:
+    if not os.path.isdir(d):
+        return False
+    return _events(d).get("frozen") == 1
+
+
+def hugetlb_stats(d: str) -> dict:
+    out: dict = {}
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return out
+    for n in names:
+        if n.startswith("hugetlb.") and n.endswith(".current") and ".rsvd." not in n:
+            size = n[len("hugetlb."):-len(".current")]
+            p = os.path.join(d, f"hugetlb.{size}.")
+            e = {"usage": read_int(p + "current"), "max": read_int(p + "max"),
+                 "failcnt": read_kv(p + "events").get("max", 0)}
+            out[size] = {k: v for k, v in e.items() if v or k == "failcnt"}
+    return out
+
+
+def enable_controllers(top: str, leaf: str) -> None:
+    """Enable every available controller in each ``cgroup.subtree_control``
+    from ``top`` (the mount point) down to the leaf's parent."""
+    rel = os.path.relpath(leaf, top)
+    if rel == "." or rel.startswith(".."):
+        return
+    cur = top
+    for comp in rel.split("/"):
+        try:
+            avail = read_file(os.path.join(cur, "cgroup.controllers")).split()
+            have = read_file(os.path.join(cur, "cgroup.subtree_control")).split()
+        except OSError:
+            return
+        missing = [c for c in avail if c not in have]
+        if missing:
+            sc = os.path.join(cur, "cgroup.subtree_control")
+            try:
+                write_file(sc, " ".join("+" + c for c in missing))
+            except OSError:
+                # Some controller cannot be enabled here (e.g. processes in
+                # an inner node); enable what we can, one by one.
+                for c in missing:
+                    try:
+                        write_file(sc, "+" + c)
+                    except OSError:
+                        pass
+        cur = os.path.join(cur, comp)
+
+
+# --------------------------------------------------------------------------
+# eBPF device filter.
+# --------------------------------------------------------------------------
+
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_DETACH = 9
+BPF_PROG_GET_FD_BY_ID = 13
+BPF_PROG_QUERY = 16
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "ppc64le": 361, "s390x": 351, "riscv64": 280}
+
+# BPF_DEVCG_* values from <linux/bpf.h>
+_DEV_TYPE = {"b": 1, "c": 2}
+_DEV_ACC = {"m": 1, "r": 2, "w": 4}
+
+
+def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
+def device_filter_program(devices) -> bytes:
+    """Compile OCI device rules to a cgroup-device eBPF program.
+
+    Semantics: default deny; the *last* matching rule decides.  An allow
+    rule matches when the requested access is a subset of its access; a
+    deny rule matches when they overlap.
+    """
+    rules = res_mod.normalize_device_rules(devices)
+    LDXW, AND32, RSH32, MOV64K, MOV32X, JNE_K, JEQ_K, EXIT = 0x61, 0x54, 0x74, 0xB7, 0xBC, 0x55, 0x15, 0x95
+    prog = [
+        _insn(LDXW, 2, 1, 0),       # r2 = ctx->access_type
+        _insn(AND32, 2, imm=0xFFFF),  # r2 = device type
+        _insn(LDXW, 3, 1, 0),
+        _insn(RSH32, 3, imm=16),    # r3 = requested access
+        _insn(LDXW, 4, 1, 4),       # r4 = major
+        _insn(LDXW, 5, 1, 8),       # r5 = minor
+    ]
+    terminal = False
+    for r in reversed(rules):
+        conds: list[tuple] = []  # (code, dst, imm) jumps to "next rule" when true
+        if r.type != "a":
+            conds.append((JNE_K, 2, _DEV_TYPE[r.type], None))
+        acc = sum(_DEV_ACC[c] for c in r.access)
+        if r.allow and acc != 7:
+            conds.append((JNE_K, 1, 0, (7 & ~acc)))
+        elif not r.allow and acc != 7:
+            conds.append((JEQ_K, 1, 0, acc))
+        if r.major > 0x7FFFFFFF or r.minor > 0x7FFFFFFF:
+            raise CgroupError(f"linux.resources.devices: device number {r.major}:{r.minor} is out of range")
+        if r.major >= 0:
+            conds.append((JNE_K, 4, r.major, None))
+        if r.minor >= 0:
+            conds.append((JNE_K, 5, r.minor, None))
+        block: list = []
+        for code, dst, imm, mask in conds:
+            if mask is not None:
+                block.append(_insn(MOV32X, 1, 3))
+                block.append(_insn(AND32, 1, imm=mask))
+            block.append((code, dst, imm))  # placeholder, offset fixed below
+        block.append(_insn(MOV64K, 0, imm=1 if r.allow else 0))
+        block.append(_insn(EXIT))
+        n = len(block)
+        for i, b in enumerate(block):
+            if isinstance(b, tuple):
+                code, dst, imm = b
+                block[i] = _insn(code, dst, off=n - i - 1, imm=imm)
+        prog += block
+        if not conds:
+            terminal = True  # everything after is unreachable
+            break
+    if not terminal:
+        prog += [_insn(MOV64K, 0, imm=0), _insn(EXIT)]
+    return b"".join(prog)
+
+
+class _Bpf:
+    def __init__(self):
+        import ctypes
+
+        self.ctypes = ctypes
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        nr = _BPF_SYSCALL.get(os.uname().machine)
+        if nr is None:
+            raise CgroupError("linux.resources.devices: bpf(2) syscall number unknown for this architecture")
+        self.nr = nr
+
+    def call(self, cmd: int, attr) -> int:
+        c = self.ctypes
+        r = self.libc.syscall(c.c_long(self.nr), c.c_int(cmd), attr, c.c_uint(c.sizeof(attr)))
+        if r < 0:
+            e = c.get_errno()
+            raise OSError(e, os.strerror(e))
+        return r
+
+    def load(self, insns: bytes) -> int:
+        c = self.ctypes
+        code = c.create_string_buffer(insns, len(insns))
+        lic = c.create_string_buffer(b"Apache-2.0")
+        attr = c.create_string_buffer(128)
+        struct.pack_into("<IIQQ", attr, 0, BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8,
+                         c.addressof(code), c.addressof(lic))
+        try:
+            return self.call(BPF_PROG_LOAD, attr)
+        except OSError as e:
+            log = c.create_string_buffer(65536)
+            struct.pack_into("<IIQ", attr, 24, 1, len(log), c.addressof(log))
+            try:
+                fd = self.call(BPF_PROG_LOAD, attr)
+            except OSError:
+                msg = log.value.decode(errors="replace").strip().splitlines()
+                raise CgroupError(f"linux.resources.devices: loading the device eBPF program: {e.strerror}"
+                                  + (f" ({msg[-1]})" if msg else "")) from None
+            return fd
+
+    def query(self, cgfd: int) -> list[int]:
+        c = self.ctypes
+        ids = (c.c_uint32 * 64)()
+        attr = c.create_string_buffer(128)
+        struct.pack_into("<IIIIQI", attr, 0, cgfd, BPF_CGROUP_DEVICE, 0, 0, c.addressof(ids), 64)
+        self.call(BPF_PROG_QUERY, attr)
+        cnt = struct.unpack_from("<I", attr, 24)[0]
+        return list(ids[:cnt])
+
+    def fd_by_id(self, prog_id: int) -> int:
+        attr = self.ctypes.create_string_buffer(128)
+        struct.pack_into("<I", attr, 0, prog_id)
+        return self.call(BPF_PROG_GET_FD_BY_ID, attr)
+
+    def attach(self, cgfd: int, progfd: int) -> None:
+        attr = self.ctypes.create_string_buffer(128)
+        struct.pack_into("<IIII", attr, 0, cgfd, progfd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)
+        self.call(BPF_PROG_ATTACH, attr)
+
+    def detach(self, cgfd: int, progfd: int) -> None:
+        attr = self.ctypes.create_string_buffer(128)
+        struct.pack_into("<III", attr, 0, cgfd, progfd, BPF_CGROUP_DEVICE)
+        self.call(BPF_PROG_DETACH, attr)
+
+
+def set_device_filter(directory: str, devices) -> None:
+    """Replace the device eBPF program(s) attached to a cgroup2 directory."""
+    insns = device_filter_program(devices)
+    bpf = _Bpf()
+    progfd = -1
+    cgfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            old = bpf.query(cgfd)
+        except OSError as e:
+            raise CgroupError(f"linux.resources.devices: querying device programs of {directory}: {e.strerror}") from None
+        progfd = bpf.load(insns)
+        try:
+            bpf.attach(cgfd, progfd)
+        except OSError as e:
+            raise CgroupError(f"linux.resources.devices: attaching the device eBPF program to {directory}: "
+                              f"{e.strerror}") from None
+        # The new program is in place; drop the previous ones.
+        for pid_ in old:
+            try:
+                ofd = bpf.fd_by_id(pid_)
+            except OSError:
+                continue
+            try:
+                bpf.detach(cgfd, ofd)
+            except OSError as e:
+                if e.errno != errno.ENOENT:
+                    raise CgroupError(f"linux.resources.devices: detaching an old device program from "
+                                      f"{directory}: {e.strerror}") from None
+            finally:
+                os.close(ofd)
+    finally:
+        if progfd >= 0:
+            os.close(progfd)
+        os.close(cgfd)
+
+
+def attached_device_programs(directory: str) -> list[int]:
+    """Ids of device programs attached directly to ``directory``."""
+    cgfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _Bpf().query(cgfd)
+    finally:
+        os.close(cgfd)
+
+
+# --------------------------------------------------------------------------
+# Manager.
+# --------------------------------------------------------------------------
+
+
+class V2Manager(Manager):
+    mode = "v2"
+
+    def __init__(self, container_id, cgroups_path, paths, **kw):
+        if not paths.get(""):
+            raise CgroupError("cgroup state: no cgroup v2 path")
+        super().__init__(container_id, cgroups_path, {"": paths[""]}, **kw)
+
+    @property
+    def dir(self) -> str:
+        return self.paths[""]
+
+    def _after_create(self) -> None:
+        if "" in self.skipped:
+            return
+        top = self.mountpoints.get("") or os.path.dirname(self.dir)
+        enable_controllers(top, self.dir)
+
+    def _pids_dir(self) -> str | None:
+        return self.path("")
+
+    def set(self, resources: dict | None) -> None:
+        if not resources:
+            return
+        if "" in self.skipped:
+            raise CgroupError("linux.resources: no permission to use the cgroup (rootless without delegation)")
+        plan = res_mod.v2_plan(resources)
+        mem = resources.get("memory") or {}
+        if mem.get("checkBeforeUpdate") and mem.get("limit") and mem["limit"] > 0:
+            cur = read_int(os.path.join(self.dir, "memory.current"), default=0)
+            if cur > mem["limit"]:
+                raise CgroupError(f"linux.resources.memory.limit: {mem['limit']} is below the current usage {cur}"
+                                  " (checkBeforeUpdate)")
+        try:
+            available = set(read_file(os.path.join(self.dir, "cgroup.controllers")).split())
+        except FileNotFoundError:
+            raise CgroupError(f"linux.resources: cgroup {self.dir} does not exist") from None
+
+        def dir_for(w):
+            if w.controller and w.controller not in available and not w.optional:
+                raise CgroupError(f"linux.resources.{w.field}: the {w.controller} controller is not "
+                                  f"available in {self.dir}")
+            return self.dir
+
+        self._execute(plan, dir_for)
+        if resources.get("devices") is not None:
+            set_device_filter(self.dir, resources["devices"])
+
+    def freeze(self) -> None:
+        freeze_dir(self.dir)
+
+    def thaw(self) -> None:
+        thaw_dir(self.dir)
+
+    def is_frozen(self) -> bool:
+        return is_frozen_dir(self.dir)
+
+    def stats(self) -> dict:
+        d = self.dir
+        cs = read_kv(os.path.join(d, "cpu.stat"))
+        usage = {"total": cs.get("usage_usec", 0) * 1000, "kernel": cs.get("system_usec", 0) * 1000,
+                 "user": cs.get("user_usec", 0) * 1000}
+        if not usage["total"]:
+            del usage["total"]
+        thr = {"periods": cs.get("nr_periods", 0), "throttledPeriods": cs.get("nr_throttled", 0),
+               "throttledTime": cs.get("throttled_usec", 0) * 1000}
+        thr = {k: v for k, v in thr.items() if v}
+
+        def lim(f: str) -> int:
+            try:
+                s = read_file(os.path.join(d, f)).strip()
+            except OSError:
+                return 0
+            return UINT64_MAX if s == "max" else int(s or 0)
+
+        raw = read_kv(os.path.join(d, "memory.stat"))
+        cur = read_int(os.path.join(d, "memory.current"))
+        mlim = lim("memory.max")
+        usage_e = {"limit": mlim, "usage": cur, "max": read_int(os.path.join(d, "memory.peak")),
+                   "failcnt": read_kv(os.path.join(d, "memory.events")).get("max", 0)}
+        swap_cur = read_int(os.path.join(d, "memory.swap.current"))
+        slim = lim("memory.swap.max")
+        swap_e = {"limit": UINT64_MAX if UINT64_MAX in (mlim, slim) else mlim + slim,
+                  "usage": cur + swap_cur, "failcnt": 0}
+        memory = {"cache": raw.get("file", 0), "usage": usage_e, "swap": swap_e,
+                  "kernel": {"limit": 0, "failcnt": 0}, "kernelTCP": {"limit": 0, "failcnt": 0}, "raw": raw}
+        for e in (usage_e, swap_e):
+            for k in ("usage", "max"):
+                if k in e and not e[k]:
+                    del e[k]
+        memory = {k: v for k, v in memory.items() if v or k not in ("cache", "raw")}
+
+        pids = {"current": read_int(os.path.join(d, "pids.current")), "limit": read_int(os.path.join(d, "pids.max"))}
+        pids = {k: v for k, v in pids.items() if v}
+
+        blkio: dict = {}
+        try:
+            iostat = read_file(os.path.join(d, "io.stat"))
+        except OSError:
+            iostat = ""
+        sb, sv = res_mod.parse_io_stat(iostat)
+        if sb:
+            blkio["ioServiceBytesRecursive"] = sb
+        if sv:
+            blkio["ioServicedRecursive"] = sv
+
+        cpuset: dict = {}
+        for key, f in (("cpus", "cpuset.cpus.effective"), ("mems", "cpuset.mems.effective")):
+            try:
+                v = res_mod.parse_cpu_list(read_file(os.path.join(d, f)))
+            except (OSError, ValueError):
+                continue
+            if v:
+                cpuset[key] = v
+
+        return {
+            "cpu": {"usage": usage, "throttling": thr},
+            "cpuset": cpuset,
+            "memory": memory,
+            "pids": pids,
+            "blkio": blkio,
+            "hugetlb": hugetlb_stats(d),
+            "intel_rdt": {},
+            "network_interfaces": None,
+        }
