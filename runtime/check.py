@@ -511,7 +511,7 @@ def namespace_problems(config, host):
             if host.nsfs_dev is None:
                 problems.append("%s: %s is not a namespace file" % (where, path))
         elif actual != ns_type:
-            problems.append("%s: %s is a %s namespace, not %s" % (where, path, actual, ns_type))
+            problems.append("%s: %s is a namespace of type %s, not %s" % (where, path, actual, ns_type))
     return problems
 
 
