@@ -797,6 +797,30 @@ STATE = {"ociVersion": "1.3.0", "id": "c1", "status": "running", "pid": 4422, "b
          "annotations": {"k": "v"}}
 
 
+@st.composite
+def states(draw):
+    status = draw(st.sampled_from(["creating", "created", "running", "stopped"]))
+    doc = {"ociVersion": draw(semver), "id": draw(names), "status": status, "bundle": draw(abs_path)}
+    if status in ("created", "running") or draw(st.booleans()):
+        doc["pid"] = draw(st.integers(0, 2**22))
+    if draw(st.booleans()):
+        doc["annotations"] = draw(annotations)
+    return doc
+
+
+@HYPO
+@given(states(), st.sampled_from([
+    ("id", 5), ("status", "paused"), ("bundle", "relative"), ("pid", -1), ("ociVersion", "1"), ("annotations", []),
+]))
+def test_generated_states(fast, doc, breakage):
+    assert fast_ok(fast, "state", doc)
+    assert validate.validate_state(doc) == []
+    key, value = breakage
+    bad = dict(doc, **{key: value})
+    assert not fast_ok(fast, "state", bad)
+    assert any(line.startswith(key + ": ") for line in validate.validate_state(bad))
+
+
 @pytest.mark.parametrize("status", ["creating", "created", "running", "stopped"])
 def test_state_valid(fast, status):
     st_ = dict(STATE, status=status)
