@@ -4,7 +4,10 @@ The runtime under test is ``$PYRUNC_TEST_RUNTIME`` (default ``pyrunc``: on
 PATH or next to sys.executable).  Every test gets its own short temp dir with
 a private ``--root`` state dir, a bundle factory, unique container ids, and
 an autouse leak guard that fails the test (as a teardown error) if it leaves
-mounts, cgroups, processes or network namespaces behind.
+mounts, cgroups, processes or network namespaces behind.  Other sessions may
+run containers on the same host at the same time: the guard attributes to a
+test only what carries its token (container ids, temp dirs, the
+PYRUNC_TEST_TAG env of its containers) or lies outside every temp dir.
 """
 
 from __future__ import annotations
@@ -188,13 +191,27 @@ class LeakGuard:
         m = _mount_keys(self.own_dir) - self.mounts
         if m:
             out["mounts"] = sorted(m)
-        c = _cgroup_dirs() - self.cgroups
+        c = {d for d in _cgroup_dirs() - self.cgroups
+             if self._ours(d, procs)}
         if c:
             out["cgroups"] = sorted(c)
         n = _netns() - self.netns
         if n:
             out["netns"] = sorted(n)
         return out
+
+    def _ours(self, cgdir: str, procs: dict) -> bool:
+        """A new pyrunc/pytest cgroup is this test's if its path carries the
+        test's token (every container id does) or it holds one of the test's
+        processes: other sessions may create such cgroups concurrently."""
+        if self.tag in cgdir:
+            return True
+        try:
+            with open(os.path.join(cgdir, "cgroup.procs")) as f:
+                pids = {int(x) for x in f.read().split()}
+        except (OSError, ValueError):
+            return False
+        return bool(pids & set(procs))
 
     def check(self, grace: float = 3.0) -> dict:
         """Leaks still present after ``grace`` seconds (exits are async)."""
