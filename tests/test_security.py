@@ -131,17 +131,11 @@ def test_created_init_exe_is_not_a_writable_host_binary(rt, cid, make_bundle):
 
 # -- fd and cwd leaks (CVE-2024-21626) ----------------------------------------
 
-def _host_like(target: str, tdir: str) -> bool:
-    return target.startswith(tdir) or target.startswith("/sys/fs/cgroup") \
-        or target.startswith("/work") or target.startswith("/root")
-
-
 def test_no_host_fds_in_container(rt, cid, make_bundle, tdir):
     rep = checker(rt, cid, make_bundle, "fd", "id")
     fds = rep.fds()
+    # 0-2 are the caller's stdio (passed through by design); nothing else
     assert set(fds) == {0, 1, 2}, fds
-    for n, target in fds.items():
-        assert not _host_like(target, tdir), (n, target)
     assert rep["cwd"] == "/"
 
 
