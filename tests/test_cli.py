@@ -358,3 +358,36 @@ def test_error_bad_ns_path(rt, cid, make_bundle, tdir):
     b.write()
     assert_error(rt.create(cid, b), rt)
     assert_nothing_created(rt, cid)
+
+
+# -- pyrunc-only ----------------------------------------------------------------
+
+@pytest.mark.pyrunc_only
+def test_check_good_bundle(rt, make_bundle):
+    b = make_bundle(["sh"])
+    r = rt.cmd("check", "--bundle", b.path)
+    assert r.rc == 0, r
+    assert "Traceback" not in r.err
+
+
+@pytest.mark.pyrunc_only
+def test_check_reports_every_problem(rt, make_bundle):
+    b = make_bundle(["/no/such/binary"], process={"cwd": "relative"})
+    r = rt.cmd("check", "--bundle", b.path)
+    assert r.rc != 0, r
+    assert "Traceback" not in r.err
+    text = r.out + r.err
+    assert "process.cwd" in text and "process.args" in text, text
+
+
+@pytest.mark.pyrunc_only
+def test_check_missing_config(rt, tdir):
+    r = rt.cmd("check", "--bundle", os.path.join(tdir, "nothing-here"))
+    assert_error(r, rt)
+
+
+@pytest.mark.pyrunc_only
+def test_check_creates_nothing(rt, make_bundle):
+    b = make_bundle(["sh"])
+    assert rt.cmd("check", "--bundle", b.path).rc == 0
+    assert not os.path.exists(rt.root) or os.listdir(rt.root) == []
