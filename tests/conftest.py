@@ -82,11 +82,9 @@ def _runtime_markers(request):
             pytest.skip("runc 1.1.5 deviates from the spec here")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _rootfs_template():
-    """Build the busybox rootfs once per session (and remove it at the end)."""
-    cb.rootfs_template()
-    yield
+def pytest_sessionfinish(session, exitstatus):
+    # the busybox rootfs template is built lazily by the first bundle (so
+    # unit tests sharing this conftest never need busybox); remove it here
     cb._remove_template()
 
 
