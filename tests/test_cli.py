@@ -391,3 +391,29 @@ def test_check_creates_nothing(rt, make_bundle):
     b = make_bundle(["sh"])
     assert rt.cmd("check", "--bundle", b.path).rc == 0
     assert not os.path.exists(rt.root) or os.listdir(rt.root) == []
+
+
+# -- ps, pause, resume (docker top / pause) ----------------------------------
+
+def test_ps_json_lists_container_pids(rt, cid, make_bundle):
+    pid = create_running(rt, cid, make_bundle(["sleep", "30"]))
+    r = rt.cmd("ps", "--format", "json", cid)
+    assert r.rc == 0, r
+    assert pid in json.loads(r.out)
+
+
+def test_pause_resume(rt, cid, make_bundle):
+    pid = create_running(rt, cid, make_bundle(["sleep", "30"]))
+    r = rt.cmd("pause", cid)
+    assert r.rc == 0, r
+    assert rt.status(cid) == "paused"
+    assert wait_for(lambda: open(f"/proc/{pid}/stat").read()
+                    .rsplit(")", 1)[1].split()[0] in ("D", "S", "T"))
+    r = rt.cmd("resume", cid)
+    assert r.rc == 0, r
+    assert rt.status(cid) == "running"
+    # a paused container can be force-deleted
+    assert rt.cmd("pause", cid).rc == 0
+    assert rt.delete(cid, force=True).rc == 0
+    assert rt.state_raw(cid).rc != 0
+

@@ -321,3 +321,51 @@ def test_stopped_container_keeps_state_until_delete(rt, cid, make_bundle):
     st = rt.state(cid)
     assert st["status"] == "stopped" and st["id"] == cid
     assert cid in list_ids(rt)
+
+
+def test_externally_killed_container_is_stopped(rt, cid, make_bundle):
+    """The init dying behind the runtime's back is noticed by state and
+    delete (engines kill containers directly in some paths)."""
+    pid = create_running(rt, cid, make_bundle(["sleep", "30"]))
+    os.kill(pid, signal.SIGKILL)
+    assert wait_dead(pid)
+    assert rt.wait_status(cid, "stopped") == "stopped"
+    r = rt.delete(cid)
+    assert r.rc == 0, r
+    assert not state_dir_exists(rt, cid)
+
+
+def test_externally_killed_created_container(rt, cid, make_bundle):
+    assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
+    pid = rt.state(cid)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_dead(pid)
+    assert rt.wait_status(cid, "stopped") == "stopped"
+    assert rt.start(cid).rc != 0
+    assert rt.delete(cid).rc == 0
+
+
+def test_many_containers_concurrently(rt, new_cid, make_bundle):
+    import threading
+    ids = [new_cid() for _ in range(5)]
+    bundles = [make_bundle(["sleep", "30"]) for _ in ids]
+    results = {}
+
+    def go(i):
+        results[i] = rt.create(ids[i], bundles[i])
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for i, r in results.items():
+        assert r.rc == 0, r
+    pids = {rt.state(c)["pid"] for c in ids}
+    assert len(pids) == 5
+    assert sorted(list_ids(rt)) == sorted(ids)
+    for c in ids:
+        assert rt.start(c).rc == 0
+    for c in ids:
+        assert rt.delete(c, force=True).rc == 0
+    assert list_ids(rt) == []
