@@ -108,6 +108,14 @@ class Ctx:
                     subprocess.run(["umount", "-l", m["mountpoint"]],
                                    capture_output=True)
             shutil.rmtree(self.dir, ignore_errors=True)
+            # cgroups named after our token (runc leaves cgroupsPath parents)
+            mine = [d for d, _, _ in os.walk("/sys/fs/cgroup")
+                    if self.token in os.path.basename(d)]
+            for d in sorted(mine, key=len, reverse=True):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
 
 
 def _tagged(token: str) -> list[int]:
@@ -645,6 +653,69 @@ def _(c: Ctx):
     for bad in ("../x", "a/b"):
         check(c.rt.create(bad, c.bundle(["true"])).rc != 0, f"{bad} accepted")
     eq(os.listdir(c.rt.root), [], "state root")
+
+
+# --------------------------------------------------------------------------
+# cgroups (observed from the host)
+# --------------------------------------------------------------------------
+
+def _cgroup_file(pid: int, controller: str, name: str) -> str:
+    """Host path of cgroup file ``name`` of ``controller`` for ``pid``
+    (cgroup v1 hierarchy of that controller, else the unified one)."""
+    v2 = None
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if controller in ctrls.split(","):
+                return os.path.join("/sys/fs/cgroup", controller,
+                                    path.lstrip("/"), name)
+            if ctrls == "":
+                v2 = path
+    base = "/sys/fs/cgroup/unified" if os.path.isdir(
+        "/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+    return os.path.join(base, (v2 or "/").lstrip("/"), name)
+
+
+def _created_with(c: Ctx, **linux):
+    cid = c.cid()
+    b = c.bundle(["sleep", "30"], write=False)
+    b.config["linux"].update(linux)
+    b.write()
+    r = c.rt.create(cid, b)
+    check(r.rc == 0, f"create failed: {r.err.strip()}")
+    return cid, c.rt.state(cid)["pid"]
+
+
+@requirement("linux.cgroupsPath", "cgroupsPath places the container in that "
+             "cgroup")
+def _(c: Ctx):
+    path = f"/pyrunc-conf-{c.token}/ctr"
+    cid, pid = _created_with(c, cgroupsPath=path)
+    with open(f"/proc/{pid}/cgroup") as f:
+        paths = [l.rstrip("\n").split(":", 2)[2] for l in f]
+    check(any(p.endswith(path) for p in paths), f"cgroups: {paths}")
+    check(c.rt.delete(cid, force=True).rc == 0, "delete failed")
+    left = [d for d, _, _ in os.walk("/sys/fs/cgroup")
+            if d.endswith(path)]
+    check(not left, f"cgroups left after delete: {left}")
+
+
+@requirement("linux.resources.pids", "resources.pids.limit sets the "
+             "container's pids limit")
+def _(c: Ctx):
+    _, pid = _created_with(c, resources={"pids": {"limit": 42}})
+    eq(open(_cgroup_file(pid, "pids", "pids.max")).read().strip(), "42",
+       "pids.max")
+
+
+@requirement("linux.resources.memory", "resources.memory.limit sets the "
+             "container's memory limit")
+def _(c: Ctx):
+    _, pid = _created_with(c, resources={"memory": {"limit": 64 << 20}})
+    f = _cgroup_file(pid, "memory", "memory.limit_in_bytes")
+    if not os.path.exists(f):
+        f = _cgroup_file(pid, "memory", "memory.max")
+    eq(open(f).read().strip(), str(64 << 20), os.path.basename(f))
 
 
 # --------------------------------------------------------------------------
