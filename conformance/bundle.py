@@ -22,7 +22,6 @@ import os
 import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -324,10 +323,18 @@ def resolve_runtime(cmd: str | None = None) -> list[str]:
 
 def runtime_name(argv: list[str]) -> str:
     """A short name for the runtime: 'runc', 'crun', 'pyrunc', ..."""
-    joined = " ".join(argv)
-    if "pyrunc" in joined or "-m runtime" in joined:
+    if not argv:
+        return ""
+    base = os.path.basename(argv[0])
+    if base.startswith("pyrunc"):
         return "pyrunc"
-    return os.path.basename(argv[0])
+    if base.startswith("python"):
+        # python3 -m runtime / python3 path/to/pyrunc
+        if "-m" in argv and argv[argv.index("-m") + 1:][:1] == ["runtime"]:
+            return "pyrunc"
+        if any("pyrunc" in a for a in argv[1:]):
+            return "pyrunc"
+    return base
 
 
 def runtime_available(argv: list[str]) -> bool:
@@ -765,8 +772,3 @@ CAPS = {
 }
 
 
-def is_mode_file(path) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False

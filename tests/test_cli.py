@@ -1,6 +1,5 @@
 """The runc CLI surface engines use: flags, formats, and error paths."""
 
-import array
 import json
 import os
 import shlex
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from conformance.bundle import CHECKER, parse_report
+from conformance.bundle import parse_report
 from util import (assert_error, checker_args, create_running, list_ids,
                   shell, state_dir_exists, wait_for)
 

@@ -7,8 +7,7 @@ import stat
 import pytest
 
 from conformance.bundle import host_mountinfo
-from util import (assert_error, checker, checker_args, create_running,
-                  report_of, sh_out, shell)
+from util import assert_error, checker, create_running, sh_out, shell
 
 
 def _host_entries(path):
