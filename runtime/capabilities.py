@@ -1,4 +1,6 @@
 """Linux capabilities: names, the host's bounding set, and applying process.capabilities."""
+import os
+
 from runtime.errors import RuntimeFailure
 
 NAMES = [
@@ -71,11 +73,13 @@ def apply_sets(m):
         data[3 * word + 1] = (m["permitted"] >> shift) & 0xFFFFFFFF
         data[3 * word + 2] = (m["inheritable"] >> shift) & 0xFFFFFFFF
     if lib.pyrunc_capset(data) != 0:
-        import os
         raise RuntimeFailure(f"process.capabilities: capset: {os.strerror(ffi.errno)}")
     lib.prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    # The kernel raises an ambient capability only if it is also permitted and
+    # inheritable; like runc, one that is not is skipped (`pyrunc check` reports it).
+    raisable = m["ambient"] & m["permitted"] & m["inheritable"]
     for n in range(last_cap() + 1):
-        if m["ambient"] & (1 << n):
+        if raisable & (1 << n):
             if lib.prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_RAISE, n, 0, 0) != 0:
                 raise RuntimeFailure(f"process.capabilities.ambient: cannot raise {NAMES[n]}: "
-                                     "it must also be permitted and inheritable")
+                                     f"{os.strerror(ffi.errno)}")

@@ -1,5 +1,4 @@
 """pyrunc's command line: runc's commands and flags, so engines can call it unchanged."""
-import argparse
 import os
 import sys
 
@@ -9,100 +8,193 @@ from runtime.errors import RuntimeFailure
 VERSION = "0.1.0"
 SPEC_VERSION = "1.3.0"
 
-USAGE = """pyrunc [global options] command [command options] [arguments...]
+# The command line is runc's (urfave/cli style: `--flag value`, `--flag=value`,
+# `-flag`, short aliases, flags before positional arguments).  It is parsed from this
+# table rather than with argparse: every call is a new process and argparse's import
+# alone costs more than a whole `state`.
+#   flag: (names, takes a value, default, help)
+GLOBAL_FLAGS = [
+    (("--root",), True, "/run/pyrunc", "root directory for the containers' state"),
+    (("--log",), True, None, "log file (default: stderr)"),
+    (("--log-format",), True, "text", "log format: text or json"),
+    (("--debug",), False, False, "log debug messages"),
+    (("--systemd-cgroup",), False, False, "manage cgroups with systemd (needs systemd as PID 1)"),
+    (("--rootless",), True, "auto", "true, false or auto"),
+    (("--criu",), True, "criu", "path to criu (checkpoint/restore is not implemented yet)"),
+    (("-v", "--version"), False, False, "print the version"),
+    (("-h", "--help"), False, False, "show help"),
+]
+_CREATE = [
+    (("-b", "--bundle"), True, None, "path to the bundle (default: the current directory)"),
+    (("--console-socket",), True, None, "AF_UNIX socket that receives the pty master (terminal: true)"),
+    (("--pid-file",), True, None, "write the container's pid to this file"),
+    (("--no-pivot",), False, False, "do not use pivot_root (MS_MOVE + chroot), for ramfs roots"),
+    (("--no-new-keyring",), False, False, "do not create a new session keyring"),
+    (("--preserve-fds",), True, 0, "pass N more fds (3..3+N-1) to the container"),
+]
+_HELP = [(("-h", "--help"), False, False, "show help")]
+ID = "container-id"
+#   command: (summary, flags, positional arguments (name, required), takes the rest)
+COMMAND_TABLE = {
+    "create": ("create a container from a bundle; it waits for `start`", _CREATE, [(ID, True)], False),
+    "start": ("run the user process of a created container", [], [(ID, True)], False),
+    "run": ("create and start a container; wait for it unless --detach", _CREATE + [
+        (("-d", "--detach"), False, False, "do not wait for the container to exit"),
+        (("--keep",), False, False, "do not delete the container after it exits"),
+        (("--no-subreaper",), False, False, "accepted for runc compatibility"),
+    ], [(ID, True)], False),
+    "state": ("print the state of a container as JSON", [], [(ID, True)], False),
+    "kill": ("send a signal (default SIGTERM) to a container", [
+        (("-a", "--all"), False, False, "send the signal to every process of the container"),
+    ], [(ID, True), ("signal", False)], False),
+    "delete": ("delete a container and everything it holds", [
+        (("-f", "--force"), False, False, "kill a running container first"),
+    ], [(ID, True)], False),
+    "list": ("list the containers under --root", [
+        (("-q", "--quiet"), False, False, "print only the ids"),
+        (("-f", "--format"), True, "table", "table or json"),
+    ], [], False),
+    "ps": ("list the processes of a container", [
+        (("-f", "--format"), True, "table", "table or json"),
+    ], [(ID, True)], True),
+    "pause": ("freeze every process of a container", [], [(ID, True)], False),
+    "resume": ("thaw a paused container", [], [(ID, True)], False),
+    "features": ("print the runtime-spec features document of pyrunc", [], [], False),
+    "spec": ("write a default config.json into a bundle", [
+        (("-b", "--bundle"), True, None, "the bundle directory (default: the current one)"),
+        (("--rootless",), False, False, "a config for a rootless container"),
+    ], [], False),
+    "check": ("check a bundle: schema and host-fit problems, all at once (not in runc)", [
+        (("-b", "--bundle"), True, None, "the bundle directory (default: the current one)"),
+    ], [], False),
+}
+_CHOICES = {"log_format": ("text", "json"), "format": ("table", "json")}
 
-pyrunc is an OCI runtime-spec {spec} container runtime, a drop-in replacement for runc.
-A container is created from a bundle: a directory with a config.json and a root filesystem.
 
-commands:
-  create    create a container from a bundle (it waits for start)
-  start     run the user process of a created container
-  run       create and start a container (and wait for it unless --detach)
-  state     print the state of a container as JSON
-  kill      send a signal (default SIGTERM) to the container's init (or --all its processes)
-  delete    delete a container (--force: also a running one)
-  list      list the containers under --root
-  ps        list the processes of a container
-  pause     freeze every process of a container
-  resume    thaw a paused container
-  features  print the runtime-spec features document of this runtime
-  spec      write a default config.json into a bundle
-  check     check a bundle: schema and host-fit problems, all at once (not in runc)
-"""
+class UsageError(Exception):
+    pass
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"pyrunc: {self.prog.split(' ', 1)[-1] if ' ' in self.prog else 'usage'}: {message}\n")
-        sys.exit(2)
+class Options:
+    def __repr__(self):
+        return f"Options({self.__dict__})"
 
 
-def build_parser():
-    p = Parser(prog="pyrunc", usage=USAGE.format(spec=SPEC_VERSION), add_help=True,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", default="/run/pyrunc", help="state directory (default /run/pyrunc)")
-    p.add_argument("--log", default=None, help="log file (default: stderr)")
-    p.add_argument("--log-format", default="text", choices=("text", "json"), help="log format")
-    p.add_argument("--debug", action="store_true", help="log debug messages")
-    p.add_argument("--systemd-cgroup", action="store_true", help="use systemd for cgroups")
-    p.add_argument("--rootless", default="auto", help="true, false or auto (accepted for runc compatibility)")
-    p.add_argument("--criu", default="criu", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--version", action="store_true", help="print the version")
-    sub = p.add_subparsers(dest="command", metavar="command", parser_class=Parser)
+def _attr(names):
+    return names[-1].lstrip("-").replace("-", "_")
 
-    def cmd(name, help, idarg=True):
-        sp = sub.add_parser(name, help=help, description=help)
-        if idarg:
-            sp.add_argument("id", metavar="container-id")
-        return sp
 
-    def create_flags(sp):
-        sp.add_argument("-b", "--bundle", default=None, help="bundle directory (default: the current one)")
-        sp.add_argument("--console-socket", default=None, help="unix socket that receives the pty master")
-        sp.add_argument("--pid-file", default=None, help="write the container's pid here")
-        sp.add_argument("--no-pivot", action="store_true", help="use MS_MOVE + chroot instead of pivot_root")
-        sp.add_argument("--no-new-keyring", action="store_true", help="do not create a new session keyring")
-        sp.add_argument("--preserve-fds", type=int, default=0, help="pass fds 3..3+N-1 to the container")
+def _parse_flags(args, flags, opts, where, stop_at_positional):
+    """Consume flags from args (a list); return the positional arguments."""
+    lookup = {}
+    for names, takes, default, _ in flags:
+        setattr(opts, _attr(names), default)
+        for n in names:
+            lookup[n] = (names, takes, default)
+            if n.startswith("--"):
+                lookup[n[1:]] = (names, takes, default)  # urfave/cli accepts -flag too
+    positional = []
+    while args:
+        a = args.pop(0)
+        if a == "--":
+            positional += args
+            args.clear()
+            break
+        if not a.startswith("-") or a == "-":
+            positional.append(a)
+            if stop_at_positional:
+                positional += args
+                args.clear()
+                break
+            continue
+        name, eq, value = a.partition("=")
+        if name not in lookup:
+            raise UsageError(f"{where}: flag provided but not defined: {name}")
+        names, takes, default = lookup[name]
+        if takes:
+            if not eq:
+                if not args:
+                    raise UsageError(f"{where}: flag needs an argument: {name}")
+                value = args.pop(0)
+            if isinstance(default, int) and not isinstance(default, bool):
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise UsageError(f"{where}: invalid value {value!r} for flag {name}: not a number") from None
+            key = _attr(names)
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise UsageError(f"{where}: invalid value {value!r} for flag {name}: "
+                                 f"one of {', '.join(_CHOICES[key])}")
+        else:
+            if eq and value not in ("true", "false"):
+                raise UsageError(f"{where}: invalid boolean value {value!r} for flag {name}")
+            value = value != "false"
+        setattr(opts, _attr(names), value)
+    return positional
 
-    create_flags(cmd("create", "create a container"))
-    cmd("start", "start a created container")
-    sp = cmd("run", "create and start a container")
-    create_flags(sp)
-    sp.add_argument("-d", "--detach", action="store_true", help="do not wait for the container")
-    sp.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
-    sp.add_argument("--no-subreaper", action="store_true", help=argparse.SUPPRESS)
-    cmd("state", "print the state of a container")
-    sp = cmd("kill", "send a signal to a container")
-    sp.add_argument("signal", nargs="?", default=None, help="signal name or number (default TERM)")
-    sp.add_argument("-a", "--all", action="store_true", help="signal every process of the container")
-    sp = cmd("delete", "delete a container")
-    sp.add_argument("-f", "--force", action="store_true", help="kill and delete a running container")
-    sp = cmd("list", "list containers", idarg=False)
-    sp.add_argument("-q", "--quiet", action="store_true", help="print ids only")
-    sp.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    sp = cmd("ps", "list a container's processes")
-    sp.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    sp.add_argument("ps_args", nargs=argparse.REMAINDER)
-    cmd("pause", "pause a container")
-    cmd("resume", "resume a paused container")
-    cmd("features", "print the features document", idarg=False)
-    sp = cmd("spec", "write a default config.json", idarg=False)
-    sp.add_argument("-b", "--bundle", default=None)
-    sp.add_argument("--rootless", action="store_true")
-    sp = cmd("check", "check a bundle (schema and host fit)", idarg=False)
-    sp.add_argument("-b", "--bundle", default=None)
-    return p
+
+def parse(argv):
+    opts = Options()
+    args = list(argv)
+    rest = _parse_flags(args, GLOBAL_FLAGS, opts, "pyrunc", stop_at_positional=True)
+    opts.command = rest[0] if rest else None
+    if opts.command is None or opts.help or opts.version:
+        return opts
+    if opts.command not in COMMAND_TABLE:
+        raise UsageError(f"pyrunc: no such command: {opts.command}")
+    _, flags, posargs, takes_rest = COMMAND_TABLE[opts.command]
+    where = f"pyrunc {opts.command}"
+    pos = _parse_flags(rest[1:], flags + _HELP, opts, where, stop_at_positional=takes_rest)
+    if opts.help:
+        return opts
+    required = [n for n, req in posargs if req]
+    if len(pos) < len(required) or (len(pos) > len(posargs) and not takes_rest):
+        want = " ".join(n if req else f"[{n}]" for n, req in posargs) or "no arguments"
+        raise UsageError(f"{where}: wrong number of arguments: expected {want}")
+    for (name, _), value in zip(posargs, pos):
+        setattr(opts, name.replace("container-", "").replace("-", "_"), value)
+    for name, req in posargs:
+        if not hasattr(opts, name.replace("container-", "")):
+            setattr(opts, name.replace("container-", ""), None)
+    opts.rest = pos[len(posargs):]
+    return opts
+
+
+def _flag_help(flags):
+    lines = []
+    for names, takes, default, text in flags:
+        label = ", ".join(names) + (" value" if takes else "")
+        dflt = f' (default: "{default}")' if takes and default not in (None, 0) else ""
+        lines.append(f"   {label:<28} {text}{dflt}")
+    return "\n".join(lines)
+
+
+def help_text(command=None):
+    if command in COMMAND_TABLE:
+        summary, flags, posargs, takes_rest = COMMAND_TABLE[command]
+        args = " ".join(n if req else f"[{n}]" for n, req in posargs) + (" [ps options]" if takes_rest else "")
+        return (f"pyrunc {command} - {summary}\n\nusage: pyrunc [global options] {command} "
+                f"[command options] {args}\n\noptions:\n{_flag_help(flags + _HELP)}\n")
+    cmds = "\n".join(f"   {n:<10} {v[0]}" for n, v in COMMAND_TABLE.items())
+    return (f"pyrunc - an OCI runtime-spec {SPEC_VERSION} container runtime, a drop-in replacement for runc\n\n"
+            "usage: pyrunc [global options] command [command options] [arguments...]\n\n"
+            "A container is created from a bundle: a directory holding config.json and the root\n"
+            "filesystem it names. `pyrunc spec` writes a default config.json.\n\n"
+            f"commands:\n{cmds}\n\nglobal options:\n{_flag_help(GLOBAL_FLAGS)}\n")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    opts = parser.parse_args(argv)
+    try:
+        opts = parse(argv)
+    except UsageError as e:
+        sys.stderr.write(f"{e}\n")
+        return 1
     if opts.version:
-        print(f"pyrunc version {VERSION}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}")
+        sys.stdout.write(f"pyrunc version {VERSION}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n")
         return 0
-    if not opts.command:
-        parser.print_help()
+    if opts.help or not opts.command:
+        sys.stdout.write(help_text(opts.command))
         return 0
     log.setup(opts.log, opts.log_format, opts.debug)
     opts.rootless = opts.rootless == "true"
@@ -122,9 +214,9 @@ def main(argv=None):
 
 
 def _json_out(obj, indent=2):
-    import json
+    from runtime import jsonio
 
-    sys.stdout.write(json.dumps(obj, indent=indent) + "\n")
+    sys.stdout.write(jsonio.dumps(obj, indent=indent) + "\n")
 
 
 def cmd_create(opts):
@@ -172,9 +264,9 @@ def cmd_list(opts):
         for s in states:
             print(s["id"])
     elif opts.format == "json":
-        import json
+        from runtime import jsonio
 
-        print(json.dumps(states))
+        print(jsonio.dumps(states))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
@@ -188,13 +280,13 @@ def cmd_ps(opts):
 
     pids = container.ps(opts)
     if opts.format == "json":
-        import json
+        from runtime import jsonio
 
-        print(json.dumps(pids))
+        print(jsonio.dumps(pids))
         return
     import subprocess
 
-    args = opts.ps_args or ["-ef"]
+    args = opts.rest or ["-ef"]
     out = subprocess.run(["ps", *args], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeFailure(f"ps {' '.join(args)}: {out.stderr.strip()}")

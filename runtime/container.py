@@ -5,11 +5,10 @@ to print or raises RuntimeFailure with a one-line message.  A failed create leav
 nothing behind: the init process is killed, the cgroups and the state dir removed.
 """
 import errno
-import json
 import os
-import signal
+import _signal as signal  # the C module: `signal` imports enum
 
-from runtime import log
+from runtime import jsonio, log
 from runtime.errors import ConfigError, NotFound, RuntimeFailure
 from runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, Container, Root, proc_start_time
 
@@ -27,7 +26,7 @@ def load_config(bundle):
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
     try:
-        config = json.loads(raw)
+        config = jsonio.loads(raw)
     except ValueError as e:
         raise ConfigError(f"config.json: invalid JSON: {e}") from None
     if not isinstance(config, dict):
@@ -187,7 +186,7 @@ def create(opts, *, for_run=False):
 def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
     import sys
 
-    from runtime import cgroups, hooks, init, namespaces, process
+    from runtime import cgroups, devices, hooks, init, namespaces, process
     from runtime.sync import Channel
 
     linux = config.get("linux") or {}
@@ -231,8 +230,9 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
         process.set_oom_score_adj(pid1, proc.get("oomScoreAdj"))
         try:
             mgr.apply(pid1)
-            if linux.get("resources"):
-                mgr.set(linux["resources"])
+            resources = dict(linux.get("resources") or {})
+            resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
+            mgr.set(resources)
         except cgroups.CgroupError as e:
             raise RuntimeFailure(str(e)) from None
         parent.send("go")
@@ -445,7 +445,7 @@ def _wait_foreground(pid, master):
                 readable = []
             if r in readable:
                 for b in os.read(r, 1024):
-                    s = signal.Signals(b)
+                    s = b
                     if s == signal.SIGCHLD:
                         continue
                     if s == signal.SIGWINCH and attach is not None:
@@ -511,6 +511,7 @@ def list_states(opts):
 # -- kill / delete -------------------------------------------------------------------
 
 def parse_signal(s):
+    """TERM, SIGTERM, term or 15 -> 15 (runc accepts all of these)."""
     if s is None:
         return signal.SIGTERM
     if s.isdigit():
@@ -521,10 +522,10 @@ def parse_signal(s):
     name = s.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    try:
-        return signal.Signals[name]
-    except KeyError:
-        raise RuntimeFailure(f"unknown signal {s!r}") from None
+    n = getattr(signal, name, None) if name.isalnum() and name != "SIG_DFL" else None
+    if not isinstance(n, int) or name in ("SIG_IGN", "SIG_DFL"):
+        raise RuntimeFailure(f"unknown signal {s!r}")
+    return n
 
 
 def kill(opts):

@@ -85,3 +85,32 @@ def setup_ptmx(root_fd):
         os.symlink("pts/ptmx", "ptmx", dir_fd=dfd)
     finally:
         os.close(dfd)
+
+
+# Device cgroup rules every container gets after its own (runc's defaults): mknod of
+# anything, the default devices, ptys and tun.
+_ALLOWED = (
+    ("c", None, None, "m"), ("b", None, None, "m"),
+    ("c", 1, 3, "rwm"), ("c", 1, 8, "rwm"), ("c", 1, 7, "rwm"), ("c", 5, 0, "rwm"),
+    ("c", 1, 5, "rwm"), ("c", 1, 9, "rwm"), ("c", 136, None, "rwm"), ("c", 5, 2, "rwm"),
+    ("c", 5, 1, "rwm"), ("c", 10, 200, "rwm"),
+)
+
+
+def cgroup_rules(resources_devices, devices):
+    """linux.resources.devices, then allow rules for the defaults and linux.devices."""
+    rules = [dict(r) for r in resources_devices or ()]
+    if not rules:
+        rules = [{"allow": False, "access": "rwm"}]
+    for kind, major, minor, access in _ALLOWED:
+        r = {"allow": True, "type": kind, "access": access}
+        if major is not None:
+            r["major"] = major
+        if minor is not None:
+            r["minor"] = minor
+        rules.append(r)
+    for d in devices or ():
+        if d.get("type") in ("c", "b", "u"):
+            rules.append({"allow": True, "type": "c" if d["type"] == "u" else d["type"],
+                          "major": d.get("major", 0), "minor": d.get("minor", 0), "access": "rwm"})
+    return rules

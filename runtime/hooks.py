@@ -5,9 +5,9 @@ createContainer in the container's namespaces before pivot_root (from the contai
 init), startContainer inside the container after start (by pyrunc-init, see
 encode_for_init), poststart after the program started and poststop after delete.
 """
-import json
 import os
 
+from runtime import jsonio
 from runtime.errors import RuntimeFailure
 
 KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -52,7 +52,7 @@ def run(config, kind, state):
     hooks = get(config, kind)
     if not hooks:
         return
-    state_json = json.dumps(state)
+    state_json = jsonio.dumps(state)
     for i, h in enumerate(hooks):
         run_one(h, state_json, f"hooks.{kind}[{i}]")
 
@@ -60,7 +60,7 @@ def run(config, kind, state):
 def run_all_warn(config, kind, state, warn):
     """Run all hooks of one kind; failures are reported to warn() and the rest still run."""
     hooks = get(config, kind)
-    state_json = json.dumps(state) if hooks else ""
+    state_json = jsonio.dumps(state) if hooks else ""
     for i, h in enumerate(hooks):
         try:
             run_one(h, state_json, f"hooks.{kind}[{i}]")
@@ -73,7 +73,7 @@ def encode_for_init(config, state):
     words = []
     hooks = get(config, "startContainer")
     if hooks:
-        words += ["state", json.dumps(state)]
+        words += ["state", jsonio.dumps(state)]
     for h in hooks:
         args = h.get("args") or [h["path"]]
         env = h.get("env") or []

@@ -12,7 +12,7 @@ stage 2 (pid 1 of a new pid namespace): mounts, devices, the parent's prestart a
 Both report failures to the parent as one line over the sync channel and exit 1.
 """
 import os
-import signal
+import _signal as signal  # the C module: `signal` imports enum
 import sys
 
 from runtime import capabilities, mounts, namespaces, process
@@ -105,6 +105,7 @@ def _stage2(job):
     root = config.get("root") or {}
     rootfs = job.rootfs
 
+    _preload(config)
     if "network" in plan.new:
         from runtime import network
 
@@ -153,12 +154,26 @@ def _stage2(job):
         os.close(master)
 
     _sysctl(linux.get("sysctl"))
-    mounts.mask_paths(linux.get("maskedPaths"))
     mounts.readonly_paths(linux.get("readonlyPaths"))
+    mounts.mask_paths(linux.get("maskedPaths"))
     if root.get("readonly"):
         mounts.readonly_root()
 
     finish_process(job, proc, linux)
+
+
+def _preload(config):
+    """Import now what runs after pivot_root: the host's modules are out of reach then."""
+    import resource  # noqa: F401
+
+    from runtime import _native  # noqa: F401
+
+    if (config.get("linux") or {}).get("seccomp"):
+        from runtime import seccomp  # noqa: F401
+    if (config.get("process") or {}).get("terminal"):
+        import termios  # noqa: F401
+
+        from runtime import console  # noqa: F401
 
 
 def finish_process(job, proc, linux):

@@ -1,8 +1,9 @@
 """--log / --log-format / --debug: runc's log lines, text (logrus style) or JSON."""
-import json
 import os
 import sys
 import time
+
+from runtime import jsonio
 
 _state = {"fd": None, "json": False, "debug": False}
 
@@ -26,8 +27,8 @@ def now_rfc3339(ns=None):
 
 def _line(level, msg):
     if _state["json"]:
-        return json.dumps({"level": level, "msg": msg, "time": now_rfc3339()}) + "\n"
-    return f'time="{now_rfc3339()}" level={level} msg={json.dumps(msg)}\n'
+        return jsonio.dumps({"level": level, "msg": msg, "time": now_rfc3339()}) + "\n"
+    return f'time="{now_rfc3339()}" level={level} msg={jsonio.dumps(msg)}\n'
 
 
 def log(level, msg):

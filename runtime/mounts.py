@@ -277,7 +277,10 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
                 rel = os.path.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
                 src = os.path.normpath(os.path.join(mnt, rel))
                 mount(src, fd_path(sfd), None, MS.BIND | MS.REC, what=f"{field}: bind cgroup {name}")
-                mount(None, fd_path(sfd), None, MS.BIND | MS.REMOUNT | base | ro | locked_flags(fd_path(sfd)),
+                os.close(sfd)
+                sfd = open_in_root(root_fd, sub, None, f"{field}.destination")  # the new mount
+                target = fd_path(sfd)
+                mount(None, target, None, MS.BIND | MS.REMOUNT | base | ro | locked_flags(target),
                       what=f"{field}: remount cgroup {name}")
         finally:
             os.close(sfd)

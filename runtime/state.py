@@ -9,14 +9,13 @@ concurrent calls on one id cannot interleave.  state.json is written atomically
 """
 import errno
 import fcntl
-import json
 import os
-import re
 
+from runtime import jsonio
 from runtime.errors import NotFound, RuntimeFailure
 
 DEFAULT_ROOT = "/run/pyrunc"
-_ID_RE = re.compile(r"^[\w+\-.]+$", re.ASCII)
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.")
 
 # Statuses of the runtime-spec, plus runc's "paused".
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
@@ -26,7 +25,7 @@ def check_id(cid):
     """Container ids are runc's set ([A-Za-z0-9_+-.]), never '.', '..' or empty."""
     if not cid:
         raise RuntimeFailure("container id cannot be empty")
-    if cid in (".", "..") or not _ID_RE.match(cid) or len(cid) > 1024:
+    if cid in (".", "..") or not _valid_chars(cid) or len(cid) > 1024:
         raise RuntimeFailure(f"invalid container id {cid!r}: only letters, digits and _+-. are allowed")
     return cid
 
@@ -48,6 +47,10 @@ def proc_start_time(pid):
     return int(rest[19])
 
 
+def _valid_chars(s):
+    return bool(s) and all(ch in _ID_CHARS for ch in s)
+
+
 class Root:
     def __init__(self, path):
         self.path = os.path.abspath(path or DEFAULT_ROOT)
@@ -66,7 +69,7 @@ class Root:
             names = os.listdir(self.path)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if _ID_RE.match(n) and n not in (".", ".."))
+        return sorted(n for n in names if _valid_chars(n) and n not in (".", ".."))
 
 
 class Container:
@@ -113,10 +116,10 @@ class Container:
             raise NotFound(f"container {cid} does not exist")
         try:
             with open(os.path.join(d, "state.json"), "rb") as f:
-                data = json.loads(f.read())
+                data = jsonio.loads(f.read())
         except FileNotFoundError:
             data = {"id": cid, "status": CREATING}
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError) as e:  # noqa: B014
             os.close(fd)
             raise RuntimeFailure(f"container {cid}: unreadable state: {e}") from None
         return cls(root, cid, fd, data)
@@ -137,7 +140,7 @@ class Container:
         tmp = os.path.join(self.dir, ".state.json.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, json.dumps(self.data).encode())
+            os.write(fd, jsonio.dumps(self.data).encode())
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -1,6 +1,31 @@
-"""The parent <-> container-init channel: JSON messages (and fds) over a SOCK_SEQPACKET pair."""
-import json
-import socket
+"""The parent <-> container-init channel: JSON messages (and fds) over a SOCK_SEQPACKET pair.
+
+Uses the C `_socket` module directly: `socket.py` imports `enum` and costs more than
+the whole exchange.
+"""
+import _socket
+import struct
+
+from runtime import jsonio
+
+_FD_SIZE = struct.calcsize("i")
+
+
+def send_fds(sock, data, fds):
+    """sendmsg with SCM_RIGHTS (socket.send_fds without the socket module)."""
+    anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))] if fds else []
+    return sock.sendmsg([data], anc)
+
+
+def recv_fds(sock, bufsize, maxfds):
+    """(data, fds) from recvmsg with SCM_RIGHTS."""
+    data, anc, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * _FD_SIZE))
+    fds = []
+    for level, kind, payload in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            n = len(payload) // _FD_SIZE
+            fds += struct.unpack(f"{n}i", payload[:n * _FD_SIZE])
+    return data, fds
 
 
 class Channel:
@@ -9,7 +34,7 @@ class Channel:
 
     @classmethod
     def pair(cls):
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return cls(a), cls(b)
 
     def fileno(self):
@@ -17,18 +42,14 @@ class Channel:
 
     def send(self, kind, fds=(), **fields):
         fields["t"] = kind
-        data = json.dumps(fields).encode()
-        if fds:
-            socket.send_fds(self.sock, [data], list(fds))
-        else:
-            self.sock.send(data)
+        send_fds(self.sock, jsonio.dumps(fields).encode(), list(fds))
 
     def recv(self):
         """(kind, fields, fds); kind is None at EOF (the other side exited or exec'd)."""
-        data, fds, _, _ = socket.recv_fds(self.sock, 1 << 20, 4)
+        data, fds = recv_fds(self.sock, 1 << 20, 4)
         if not data:
             return None, {}, fds
-        msg = json.loads(data)
+        msg = jsonio.loads(data)
         return msg.pop("t"), msg, fds
 
     def expect(self, kind):
