@@ -387,6 +387,12 @@ class Runtime:
         self.created: list[str] = []
         self.name = runtime_name(self.argv)
         self._n = 0
+        # "python3 -m runtime" must find its package from any cwd
+        self.env = None
+        if "-m" in self.argv:
+            pp = os.environ.get("PYTHONPATH")
+            self.env = dict(os.environ, PYTHONPATH=os.getcwd() +
+                            (":" + pp if pp else ""))
 
     # low level -------------------------------------------------------------
     def base(self, root: bool = True) -> list[str]:
@@ -418,7 +424,7 @@ class Runtime:
                     argv, stdout=out, stderr=err,
                     stdin=fin if fin is not None else
                     (stdin if stdin is not None else subprocess.DEVNULL),
-                    pass_fds=pass_fds, env=env, cwd=cwd,
+                    pass_fds=pass_fds, env=env or self.env, cwd=cwd,
                     start_new_session=True)
                 try:
                     rc = p.wait(timeout=timeout or self.timeout)
@@ -449,6 +455,7 @@ class Runtime:
         out_path = stdout_path or os.path.join(self.workdir, f"out.{self._n}")
         err_path = os.path.join(self.workdir, f"err.{self._n}")
         with open(out_path, "ab") as out, open(err_path, "wb") as err:
+            kw.setdefault("env", self.env)
             p = subprocess.Popen(argv, stdout=out, stderr=err,
                                  stdin=stdin if stdin is not None
                                  else subprocess.DEVNULL,

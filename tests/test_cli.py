@@ -167,7 +167,7 @@ def test_preserve_fds(rt, cid, make_bundle, tdir):
         "run", "--preserve-fds", "2", "--bundle", b.path, cid])
     script = (f"exec 3<{files[3]} 4<{files[4]} 5<{files[5]}; exec {inner}")
     p = subprocess.run(["/bin/sh", "-c", script], capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, env=rt.env)
     assert p.returncode == 0, p
     rep = parse_report(p.stdout)
     assert rep.complete, p
@@ -184,7 +184,8 @@ def test_no_stray_fds_without_preserve(rt, cid, make_bundle, tdir):
     inner = " ".join(shlex.quote(a) for a in rt.base() + [
         "run", "--bundle", b.path, cid])
     p = subprocess.run(["/bin/sh", "-c", f"exec 5<{stray}; exec {inner}"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60,
+                       env=rt.env)
     assert p.returncode == 0, p
     fds = parse_report(p.stdout).fds()
     assert set(fds) == {0, 1, 2}, fds
