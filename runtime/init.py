@@ -65,6 +65,7 @@ def _stage1(job):
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _preload(job.config)
     plan = job.plan
     job.chan.expect("go")  # the parent has placed us in the container's cgroups
     ns_fds = dict(job.ns_fds)
@@ -105,7 +106,6 @@ def _stage2(job):
     root = config.get("root") or {}
     rootfs = job.rootfs
 
-    _preload(config)
     if "network" in plan.new:
         from runtime import network
 
@@ -117,11 +117,11 @@ def _stage2(job):
     if plan.has("mount"):
         mounts.prepare_root(rootfs, linux.get("rootfsPropagation"))
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        dev_is_ours = False
+        dev_is_ours = True  # the default devices are made unless /dev is bound from elsewhere
         for i, m in enumerate(config.get("mounts") or ()):
             mounts.do_mount(root_fd, m, i, job.bundle, plan.has("cgroup"))
             if m.get("destination", "").rstrip("/") == "/dev":
-                dev_is_ours = True
+                dev_is_ours = not mounts.Options(m.get("options")).bind and m.get("type") != "bind"
         from runtime import devices
 
         devices.create_devices(root_fd, linux.get("devices"), dev_is_ours, plan.has("user"))
@@ -158,16 +158,27 @@ def _stage2(job):
     mounts.mask_paths(linux.get("maskedPaths"))
     if root.get("readonly"):
         mounts.readonly_root()
+    cwd = proc.get("cwd") or "/"
+    if not os.path.isdir(cwd):  # runc makes a missing cwd (inside the new root only)
+        try:
+            os.makedirs(cwd, 0o755, exist_ok=True)
+        except OSError as e:
+            raise RuntimeFailure(f"process.cwd: create {cwd}: {e.strerror}") from None
 
     finish_process(job, proc, linux)
 
 
 def _preload(config):
-    """Import now what runs after pivot_root: the host's modules are out of reach then."""
+    """Import now, before the user namespace and pivot_root, every module the container
+    side needs: afterwards the host's Python files may be out of reach (a mapped root
+    cannot enter /root, and after pivot_root nothing of the host is left)."""
     import resource  # noqa: F401
+    import stat  # noqa: F401
 
-    from runtime import _native  # noqa: F401
+    from runtime import _native, devices, hooks, network  # noqa: F401
 
+    if any((config.get("hooks") or {}).get(k) for k in ("createContainer",)):
+        import subprocess  # noqa: F401
     if (config.get("linux") or {}).get("seccomp"):
         from runtime import seccomp  # noqa: F401
     if (config.get("process") or {}).get("terminal"):
