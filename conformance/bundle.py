@@ -556,7 +556,7 @@ class Runtime:
         for cid in reversed(self.created):
             try:
                 r = self.delete(cid, force=True, timeout=30)
-            except RuntimeError_:
+            except (RuntimeError_, OSError):
                 bad.append(cid)
                 continue
             if r.rc != 0 and os.path.exists(os.path.join(self.root, cid)):
