@@ -78,6 +78,12 @@ ffibuilder.cdef(
     #define PR_CAP_AMBIENT_RAISE ...
     #define PR_CAP_AMBIENT_CLEAR_ALL ...
 
+    /* execution domain (linux.personality) */
+    int personality(unsigned long persona);
+
+    /* keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a session keyring of the container's own */
+    long pyrunc_join_session_keyring(const char *name);
+
     /* capabilities: data[0..2] is the low word (effective, permitted,
        inheritable), data[3..5] the high word; version 3 of the ABI. */
     int pyrunc_capget(int pid, uint32_t *data);

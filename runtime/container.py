@@ -60,11 +60,19 @@ def _check_fit(config, plan):
         raise ConfigError("linux.uidMappings: a new user namespace needs uidMappings and gidMappings")
     if "time" not in plan.new and linux.get("timeOffsets"):
         raise ConfigError("linux.timeOffsets: needs a new time namespace")
-    if not plan.has("mount") and config.get("mounts"):
-        pass  # runc mounts nothing without a mount namespace either
     proc = config.get("process")
     if not proc:
         raise ConfigError("process: is required to create a container")
+    # Fields of the spec that pyrunc does not implement yet: refuse rather than ignore.
+    unsupported = [("linux.intelRdt", linux.get("intelRdt")), ("linux.netDevices", linux.get("netDevices")),
+                   ("linux.memoryPolicy", linux.get("memoryPolicy")),
+                   ("process.ioPriority", proc.get("ioPriority")), ("process.scheduler", proc.get("scheduler")),
+                   ("process.execCPUAffinity", proc.get("execCPUAffinity")),
+                   ("process.apparmorProfile", proc.get("apparmorProfile"))]
+    for field, value in unsupported:
+        if value:
+            reason = "AppArmor is not enabled on this host" if "apparmor" in field else "not supported by pyrunc yet"
+            raise ConfigError(f"{field}: {reason}")
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -211,6 +219,7 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
     job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=rootfs, chan=child,
                    ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
                    preserve_fds=opts.preserve_fds or 0, no_pivot=opts.no_pivot,
+                   no_new_keyring=opts.no_new_keyring, container_id=c.id,
                    hook_state=None, hook_words_start=[])
     sys.stdout.flush()
     sys.stderr.flush()

@@ -129,6 +129,11 @@ def _stage2(job):
             devices.setup_ptmx(root_fd)
         os.close(root_fd)
 
+    if not job.no_new_keyring:
+        _join_keyring(job.container_id)
+    if linux.get("personality"):
+        _set_personality(linux["personality"])
+
     job.chan.send("hooks")  # prestart + createRuntime, run by the parent
     msg, _ = job.chan.expect("hooks-done")
     job.hook_state, job.hook_words_start = msg["state"], msg["start_words"]
@@ -206,7 +211,7 @@ def finish_process(job, proc, linux):
             seccomp_words = ["seccomp", str(sfd), str(flags)]
         else:
             # Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before caps drop.
-            seccomp.load_bpf(bpf, flags)
+            seccomp.load(bpf, flags)
 
     caps = capabilities.masks(proc.get("capabilities"))
     capabilities.apply_bounding(caps["bounding"])
@@ -245,6 +250,31 @@ def finish_process(job, proc, linux):
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     job.chan.send("ready")
     os.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
+
+
+def _join_keyring(cid):
+    """A new session keyring, so the container does not share the caller's keys."""
+    from runtime._native import ffi, lib
+
+    if lib.pyrunc_join_session_keyring(f"_ses.{cid}".encode()) < 0:
+        err = ffi.errno
+        if err not in (38, 122):  # ENOSYS, EDQUOT (a user namespace's quota): runc goes on too
+            raise RuntimeFailure(f"join a new session keyring: {os.strerror(err)} (--no-new-keyring skips it)")
+
+
+PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def _set_personality(p):
+    from runtime._native import ffi, lib
+
+    domain = p.get("domain")
+    if domain not in PERSONALITY_DOMAINS:
+        raise RuntimeFailure(f"linux.personality.domain: unknown domain {domain!r}")
+    if p.get("flags"):
+        raise RuntimeFailure("linux.personality.flags: not supported by pyrunc yet")
+    if lib.personality(PERSONALITY_DOMAINS[domain]) == -1:
+        raise RuntimeFailure(f"linux.personality: {os.strerror(ffi.errno)}")
 
 
 def _is_dir_in(root_fd, path):
