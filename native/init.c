@@ -141,6 +141,26 @@ static void read_all(int fd)
     end = buf + len;
 }
 
+/* While it waits, the created container dies of the signals a program would die of
+ * (as runc's init does): pid 1 of a pid namespace ignores signals it has no handler
+ * for.  execve resets these handlers to the default. */
+static void on_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void die_on_signals(void)
+{
+    static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+                                SIGALRM, SIGPIPE, SIGVTALRM, SIGPROF, SIGIO, SIGPWR };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
 static void wait_start(int fd)
 {
     char c;
@@ -294,6 +314,7 @@ int main(int argc, char **argv)
         die("fifo fd", errno, 127);
 
     if (fifo >= 0) {
+        die_on_signals();
         wait_start(fifo);
         report_fd = fifo;
     }

@@ -160,8 +160,9 @@ def create(opts, *, for_run=False):
     plan = namespaces.Plan((config.get("linux") or {}).get("namespaces"))
     _check_fit(config, plan)
     proc = config["process"]
-    if proc.get("terminal") and not opts.console_socket and not for_run:
-        raise RuntimeFailure("process.terminal is true: --console-socket is required with create")
+    if proc.get("terminal") and not opts.console_socket and (not for_run or opts.detach):
+        raise RuntimeFailure("process.terminal is true: --console-socket is required with "
+                             + ("run --detach" if for_run else "create"))
     if opts.console_socket and not proc.get("terminal"):
         raise RuntimeFailure("--console-socket given but process.terminal is false")
     for fd in range(3, 3 + (opts.preserve_fds or 0)):
@@ -174,7 +175,7 @@ def create(opts, *, for_run=False):
     mgr = None
     try:
         c.data.update({
-            "ociVersion": config.get("ociVersion", OCI_VERSION), "bundle": bundle, "rootfs": rootfs,
+            "ociVersion": OCI_VERSION, "bundle": bundle, "rootfs": rootfs,
             "created": log.now_rfc3339(), "owner": "", "status": CREATING,
             "annotations": config.get("annotations") or {}, "hooks": config.get("hooks") or {},
         })

@@ -174,7 +174,7 @@ class Container:
         status = self.status()
         d = self.data
         st = {
-            "ociVersion": d.get("ociVersion", "1.3.0"),
+            "ociVersion": "1.3.0",  # the version of the spec this state complies with
             "id": self.id,
             "pid": self.pid if status not in (STOPPED, CREATING) else 0,
             "status": status,
