@@ -1,0 +1,181 @@
+"""Terminal attach, created-container signals, keyrings, personality, features, and the
+fields pyrunc refuses rather than ignores; observed from inside the container."""
+import json
+import os
+import pty
+import select
+import time
+
+import pytest
+
+from util import assert_error, sh_out
+
+
+def _pty_run(argv, cwd, script, wait=1.0, timeout=20):
+    """Run argv under a new pty; type script once the container's shell is up."""
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.chdir(cwd)
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    out = b""
+    typed = False
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < timeout:
+            if not typed and time.monotonic() - start > wait:
+                os.write(fd, script)
+                typed = True
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+@pytest.mark.pyrunc_only
+def test_run_terminal_attaches_to_the_callers_tty(rt, cid, make_bundle, tdir):
+    b = make_bundle(["sh"], process={"terminal": True})
+    argv = rt.base() + ["run", "--bundle", b.path, cid]
+    rc, out = _pty_run(argv, tdir, b"tty; echo sum=$((40+2)); exit 7\n")
+    assert rc == 7, out
+    assert "/dev/pts/0" in out and "sum=42" in out, out
+
+
+def test_run_detach_with_terminal_needs_console_socket(rt, cid, make_bundle):
+    b = make_bundle(["sh"], process={"terminal": True})
+    r = rt.cmd("run", "--detach", "--bundle", b.path, cid)
+    assert_error(r, rt)
+    assert rt.cmd("state", cid).rc != 0
+
+
+def test_created_container_dies_of_term(rt, cid, make_bundle):
+    """kill ID (TERM) of a created container stops it, as with runc."""
+    assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
+    assert rt.cmd("kill", cid).rc == 0
+    deadline = time.monotonic() + 5
+    while rt.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rt.state(cid)["status"] == "stopped"
+    assert rt.cmd("delete", cid).rc == 0
+
+
+@pytest.mark.pyrunc_only
+def test_exe_handle_taken_while_created_cannot_write_after_start(rt, cid, make_bundle, tdir):
+    """CVE-2019-5736: a handle on the waiting init's /proc/PID/exe, reopened for
+    writing once the container's program runs, must not write any binary."""
+    b = make_bundle(["sleep", "30"])
+    assert rt.create(cid, b).rc == 0
+    pid = rt.state(cid)["pid"]
+    target = os.readlink(f"/proc/{pid}/exe")
+    assert target.startswith("/memfd:"), target  # never a path to a host file
+    fd = os.open(f"/proc/{pid}/exe", os.O_PATH)
+    try:
+        assert rt.start(cid).rc == 0
+        assert "sleep" in os.readlink(f"/proc/{pid}/exe") or "busybox" in os.readlink(f"/proc/{pid}/exe")
+        try:
+            w = os.open(f"/proc/self/fd/{fd}", os.O_RDWR)
+        except OSError:
+            return
+        try:
+            with pytest.raises(OSError):
+                os.write(w, b"overwritten")
+        finally:
+            os.close(w)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.pyrunc_only
+def test_each_container_gets_its_own_session_keyring(rt, cid, make_bundle):
+    assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
+    with open("/proc/keys") as f:
+        assert f"_ses.{cid}" in f.read()
+
+
+@pytest.mark.pyrunc_only
+def test_no_new_keyring_keeps_the_callers(rt, cid, make_bundle):
+    r = rt.create(cid, make_bundle(["sleep", "30"]), extra=("--no-new-keyring",))
+    assert r.rc == 0, r
+    with open("/proc/keys") as f:
+        assert f"_ses.{cid}" not in f.read()
+
+
+@pytest.mark.not_runc  # runc 1.1 has no linux.personality
+def test_personality_linux32(rt, cid, make_bundle):
+    out = sh_out(rt, cid, make_bundle, "cat /proc/self/personality; uname -m",
+                 linux={"personality": {"domain": "LINUX32"}})
+    pers, machine = out.split()
+    assert int(pers, 16) & 0xFF == 0x08
+    assert machine in ("i686", "i386", "armv7l", "armv8l")
+
+
+@pytest.mark.pyrunc_only
+@pytest.mark.parametrize("field,value", [
+    ("linux.intelRdt", {"closID": "x"}),
+    ("linux.netDevices", {"eth9": {}}),
+    ("process.scheduler", {"policy": "SCHED_OTHER"}),
+    ("process.ioPriority", {"class": "IOPRIO_CLASS_IDLE"}),
+    ("process.execCPUAffinity", {"initial": "0"}),
+])
+def test_unimplemented_fields_are_refused(rt, cid, make_bundle, field, value):
+    b = make_bundle(["true"], write=False)
+    section, key = field.split(".")
+    b.config.setdefault(section, {})[key] = value
+    b.write()
+    r = rt.cmd("create", "--bundle", b.path, cid)
+    assert_error(r, rt)
+    assert field in r.err
+    assert rt.cmd("state", cid).rc != 0  # nothing left behind
+
+
+def test_state_oci_version_is_the_runtimes(rt, cid, make_bundle):
+    assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
+    st = rt.state(cid)
+    assert st["ociVersion"].split(".")[0] == "1"
+    if rt.name == "pyrunc":
+        assert st["ociVersion"] == "1.3.0"
+
+
+@pytest.mark.pyrunc_only
+def test_features_document(rt):
+    r = rt.cmd("features")
+    assert r.rc == 0, r
+    doc = json.loads(r.out)
+    assert doc["ociVersionMax"] == "1.3.0"
+    assert set(doc["hooks"]) == {"prestart", "createRuntime", "createContainer",
+                                 "startContainer", "poststart", "poststop"}
+    linux = doc["linux"]
+    assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}
+    assert "CAP_SYS_ADMIN" in linux["capabilities"]
+    assert linux["seccomp"]["enabled"] is True
+    assert "SCMP_ACT_ERRNO" in linux["seccomp"]["actions"]
+    assert linux["cgroup"]["systemd"] is False  # PID 1 is not systemd: be truthful
+    assert "rro" not in doc["mountOptions"]  # not implemented, so not listed
+
+
+@pytest.mark.pyrunc_only
+def test_every_listed_mount_option_works(rt, new_cid, make_bundle):
+    """Truthful features: each option `features` lists is accepted on a tmpfs mount."""
+    opts = json.loads(rt.cmd("features").out)["mountOptions"]
+    skip = {"bind", "rbind", "remount", "mand"}  # bind needs a source; mand is gone from the kernel
+    for opt in opts:
+        if opt in skip:
+            continue
+        cid = new_cid()
+        b = make_bundle(["true"], write=False)
+        b.config["mounts"].append({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+                                   "options": [opt]})
+        b.write()
+        r = rt.run(cid, b)
+        assert r.rc == 0, (opt, r)
