@@ -396,7 +396,18 @@ def _start(c):
         raise RuntimeFailure(rest.decode(errors="replace").strip().splitlines()[-1])
     from runtime import hooks
 
-    hooks.run(c.data, "poststart", spec_state(c))
+    try:
+        hooks.run(c.data, "poststart", spec_state(c))
+    except RuntimeFailure:
+        # Spec 1.3: a failing poststart hook is an error and the container is stopped;
+        # its lifecycle goes on with delete (which runs the poststop hooks).
+        pid, start_time = c.pid, c.data.get("start_time")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_dead(pid, start_time)
+        raise
 
 
 def run(opts):

@@ -179,3 +179,25 @@ def test_every_listed_mount_option_works(rt, new_cid, make_bundle):
         b.write()
         r = rt.run(cid, b)
         assert r.rc == 0, (opt, r)
+
+
+@pytest.mark.not_runc  # runc 1.1 only warns
+def test_failing_poststart_is_an_error_and_stops_the_container(rt, cid, make_bundle, tdir):
+    """Spec 1.3: a failing poststart hook is an error, the container is stopped and
+    its lifecycle goes on with delete, which still runs the poststop hooks."""
+    log = os.path.join(tdir, "poststop.log")
+    stop_hook = os.path.join(tdir, "poststop.sh")
+    with open(stop_hook, "w") as f:
+        f.write(f"#!/bin/sh\ncat > {log}\n")
+    os.chmod(stop_hook, 0o755)
+    b = make_bundle(["sleep", "30"], write=False)
+    b.config["hooks"] = {"poststart": [{"path": "/bin/false"}], "poststop": [{"path": stop_hook}]}
+    b.write()
+    assert rt.create(cid, b).rc == 0
+    r = rt.start(cid)
+    assert_error(r, rt)
+    assert "poststart" in r.err
+    assert rt.state(cid)["status"] == "stopped"
+    assert rt.cmd("delete", cid).rc == 0
+    with open(log) as f:
+        assert json.load(f)["id"] == cid
