@@ -1,0 +1,1 @@
+"""pyrunc vs runc and crun: ``python3 -m bench`` (see bench/run.py)."""

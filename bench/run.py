@@ -1,0 +1,891 @@
+"""pyrunc side by side with runc and crun: one command, one table.
+
+    python3 -m bench [--runs N] [--warmup W] [--runtimes pyrunc,runc,crun]
+                     [--json] [--no-hyperfine] [--strict]
+
+For every installed runtime, in one run:
+
+1. ``run`` of ``/bin/true`` (``RUNTIME --root R run --bundle B ID``), N times,
+   timed by hyperfine (``-N``, ``--export-json``) when it is installed, else
+   with ``time.perf_counter_ns`` around each subprocess;
+2. the lifecycle as separate processes, the way engines call it:
+   ``create --pid-file``, ``start``, ``state``, ``delete --force`` of a
+   ``/bin/sleep 10`` container (alive during ``state``), N times: per step and
+   per cycle;
+3. PSS and RSS of the waiting created process (the pid of the pid file, from
+   ``/proc/PID/smaps_rollup``), N times.
+
+Then a table (one row per measure, one column per runtime, the ratios
+pyrunc/runc and pyrunc/crun) and the project's goals, PASS/MISS each; or all
+numbers as JSON with ``--json``.
+
+Each runtime gets its own temporary ``--root``; every container gets a
+``cgroupsPath`` under ``/pyrunc-bench/``.  Containers, state dirs, bundles and
+the cgroups of the bench's ids are removed on the way out, even on Ctrl-C or a
+failure; cgroups a runtime left behind are reported and removed.
+
+crun 1.8 refuses to run at all on a hybrid cgroup host whose cgroup2 hierarchy
+has controllers ("cgroups in hybrid mode not supported"); there the bench runs
+crun in a private mount namespace without ``/sys/fs/cgroup/unified`` (set up
+once, so no per-call cost) and says so in the notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import errno
+import json
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from conformance import bundle as cb  # noqa: E402
+
+CG_ROOT = "/sys/fs/cgroup"
+CG_PARENT = "pyrunc-bench"
+UNIFIED = os.path.join(CG_ROOT, "unified")
+KNOWN = ("pyrunc", "runc", "crun")
+SLEEP = ["/bin/sleep", "10"]
+
+#: (key, label, measure, limit, kind): kind "ratio" compares pyrunc with runc
+GOALS = [
+    ("run_true", "run /bin/true no slower than runc", "run.mean_ms",
+     1.0, "ratio"),
+    ("lifecycle", "lifecycle <= 1.2x runc", "lifecycle.total.mean_ms",
+     1.2, "ratio"),
+    ("pss", "PSS of the waiting process <= 2048 kB", "pss_kb.median",
+     2048, "abs"),
+]
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# runtimes
+# --------------------------------------------------------------------------
+
+class Rt:
+    def __init__(self, name: str, argv: list[str]):
+        self.name = name
+        self.argv = argv
+        self.hide_unified = False
+        self.version = ""
+        self.root = ""
+
+    def cmd(self, *args) -> list[str]:
+        return self.argv + ["--root", self.root] + [str(a) for a in args]
+
+
+def find_runtime(name: str) -> list[str] | None:
+    if name == "pyrunc":
+        env = os.environ.get("PYRUNC")
+        if env:
+            argv = shlex.split(env)
+            if argv and (shutil.which(argv[0]) or os.access(argv[0], os.X_OK)):
+                return argv
+            return None
+        for cand in (os.path.join(REPO, ".venv", "bin", "pyrunc"),
+                     "/work/main/.venv/bin/pyrunc"):
+            if os.access(cand, os.X_OK):
+                return [cand]
+    found = shutil.which(name)
+    return [found] if found else None
+
+
+def runtime_version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv + ["--version"], capture_output=True,
+                             text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.splitlines()[0].strip() if out else ""
+
+
+def hybrid_with_v2_controllers() -> bool:
+    """A hybrid host (tmpfs /sys/fs/cgroup + cgroup2 at unified) whose cgroup2
+    hierarchy has controllers: crun 1.8 refuses those hosts."""
+    try:
+        with open(os.path.join(UNIFIED, "cgroup.controllers")) as f:
+            return bool(f.read().split()) and \
+                not os.path.exists(os.path.join(CG_ROOT, "cgroup.controllers"))
+    except OSError:
+        return False
+
+
+def enter_private_ns_without_unified() -> None:
+    """unshare(CLONE_NEWNS), make every mount private, detach the cgroup2
+    mount at /sys/fs/cgroup/unified: only this process and its children see
+    the host as a legacy cgroup v1 host."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        e = ctypes.get_errno()
+        raise OSError(e, f"unshare(CLONE_NEWNS): {os.strerror(e)}")
+    if libc.mount(b"none", b"/", None, 0x4000 | (1 << 18), None) != 0:
+        e = ctypes.get_errno()  # MS_REC | MS_PRIVATE
+        raise OSError(e, f"mount --make-rprivate /: {os.strerror(e)}")
+    if libc.umount2(UNIFIED.encode(), 2) != 0:  # MNT_DETACH
+        e = ctypes.get_errno()
+        raise OSError(e, f"umount {UNIFIED}: {os.strerror(e)}")
+
+
+def in_child(rt: Rt, fn, *args):
+    """Run ``fn(*args)`` in a forked child (in crun's namespace if needed);
+    return its JSON-able result.  On an interrupt the child cleans up its own
+    containers (its ``finally``) and the parent waits for it."""
+    r, w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(r)
+            signal.signal(signal.SIGINT, _interrupt_once)
+            signal.signal(signal.SIGTERM, _interrupt_once)
+            signal.signal(signal.SIGHUP, _interrupt_once)
+            if rt.hide_unified:
+                enter_private_ns_without_unified()
+            res = {"ok": fn(*args)}
+        except KeyboardInterrupt:
+            res, code = {"error": "interrupted"}, 130
+        except BenchError as e:
+            res, code = {"error": str(e)}, 1
+        except BaseException as e:  # noqa: BLE001 - report everything
+            res = {"error": f"{type(e).__name__}: {e}",
+                   "traceback": traceback.format_exc()}
+            code = 1
+        try:
+            data = json.dumps(res).encode()
+            while data:
+                data = data[os.write(w, data):]
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks = []
+    try:
+        with os.fdopen(r, "rb") as f:
+            while True:
+                b = f.read(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        # an interrupt: pass it on (a SIGTERM reached only us), then let the
+        # child finish its own cleanup first
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+            _wait_child(pid, 120)
+        finally:
+            signal.signal(signal.SIGINT, old)
+        raise
+    try:
+        res = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        res = {}
+    if "ok" in res:
+        return res["ok"]
+    if os.waitstatus_to_exitcode(status) == 130 or \
+            res.get("error") == "interrupted":
+        raise KeyboardInterrupt
+    raise BenchError(res.get("error") or
+                     f"child exited with status {status}",
+                     res.get("traceback", ""))
+
+
+def _wait_child(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+class BenchError(Exception):
+    def __init__(self, msg, tb=""):
+        super().__init__(msg)
+        self.tb = tb
+
+
+# --------------------------------------------------------------------------
+# bundles
+# --------------------------------------------------------------------------
+
+def write_bundle(path: str, rootfs: str, args: list[str], cid: str) -> str:
+    """A bundle dir holding only config.json: the default config (as ``runc
+    spec``, rlimits kept), ``root.path`` the shared read-only rootfs, and a
+    cgroupsPath under the bench's parent."""
+    os.makedirs(path, exist_ok=True)
+    cfg = cb.default_config(args)
+    cfg["root"] = {"path": rootfs, "readonly": True}
+    cfg["linux"]["cgroupsPath"] = f"/{CG_PARENT}/{cid}"
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    return path
+
+
+# --------------------------------------------------------------------------
+# measuring
+# --------------------------------------------------------------------------
+
+def stats(ms: list[float]) -> dict:
+    return {
+        "n": len(ms),
+        "mean_ms": statistics.fmean(ms) if ms else None,
+        "median_ms": statistics.median(ms) if ms else None,
+        "stdev_ms": statistics.stdev(ms) if len(ms) > 1 else 0.0,
+        "min_ms": min(ms) if ms else None,
+        "max_ms": max(ms) if ms else None,
+    }
+
+
+class Step:
+    """One runtime call: stdio to files (never pipes: a created container
+    inherits them), a new session (a Ctrl-C must not cut a runtime in half:
+    the cleanup deletes what it made)."""
+
+    def __init__(self, workdir: str):
+        self.err = os.path.join(workdir, "stderr")
+        self.out = os.path.join(workdir, "stdout")
+
+    def __call__(self, argv, capture=False, driver=False) -> tuple[int, int]:
+        """``driver``: argv runs the runtime itself (hyperfine): stopped on an
+        interrupt, and its whole process group waited for."""
+        with open(self.out if capture else os.devnull, "wb") as out, \
+                open(self.err, "wb") as err:
+            t0 = time.perf_counter_ns()
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=err, start_new_session=True)
+            try:
+                rc = p.wait()
+            except KeyboardInterrupt:
+                finish(p, driver)
+                raise
+            t1 = time.perf_counter_ns()
+        return rc, t1 - t0
+
+    def check(self, rc, argv) -> None:
+        if rc != 0:
+            with open(self.err, errors="replace") as f:
+                msg = f.read().strip()
+            raise BenchError(f"{shlex.join(argv)} exited {rc}: {msg[-800:]}")
+
+    def output(self) -> str:
+        with open(self.out, errors="replace") as f:
+            return f.read()
+
+
+def finish(p: subprocess.Popen, driver: bool) -> None:
+    """After an interrupt: a runtime call is let finish (cut in half it could
+    leave a half-made container the cleanup cannot see); a driver is stopped
+    and the runtime call it was running is waited for."""
+    if driver:
+        try:
+            p.terminate()
+        except OSError:
+            pass
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    if driver:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(p.pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+_interrupted = False
+
+
+def _interrupt_once(signum, frame):
+    """SIGINT/SIGTERM in a measuring child: one KeyboardInterrupt, then the
+    cleanup runs undisturbed (a terminal's Ctrl-C reaches the child directly
+    and again through the parent)."""
+    global _interrupted
+    if not _interrupted:
+        _interrupted = True
+        raise KeyboardInterrupt
+
+
+def delete_force(rt: Rt, step: Step, cid: str) -> None:
+    if os.path.exists(os.path.join(rt.root, cid)):
+        step(rt.cmd("delete", "--force", cid))
+
+
+def measure_run(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
+                workdir: str, hyperfine: str | None) -> dict:
+    argv = rt.cmd("run", "--bundle", bundle, cid)
+    step = Step(workdir)
+    try:
+        if hyperfine:
+            js = os.path.join(workdir, "hyperfine.json")
+            hf = [hyperfine, "-N", "--style", "none", "--warmup", str(warmup),
+                  "--runs", str(runs), "--export-json", js,
+                  "--command-name", f"{rt.name} run /bin/true",
+                  shlex.join(argv)]
+            rc, _ = step(hf, driver=True)
+            if rc != 0:  # hyperfine hides the runtime's stderr: ask it
+                delete_force(rt, step, cid)
+                rc2, _ = step(argv)
+                step.check(rc2, argv)
+                step.check(rc, hf)
+            with open(js) as f:
+                times = json.load(f)["results"][0]["times"]
+            ms = [t * 1e3 for t in times]
+            how = "hyperfine"
+        else:
+            ms = []
+            for i in range(warmup + runs):
+                rc, ns = step(argv)
+                step.check(rc, argv)
+                if i >= warmup:
+                    ms.append(ns / 1e6)
+            how = "perf_counter"
+    finally:
+        delete_force(rt, step, cid)
+    return dict(stats(ms), timer=how, times_ms=ms)
+
+
+def measure_lifecycle(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
+                      workdir: str) -> dict:
+    step = Step(workdir)
+    pidfile = os.path.join(workdir, "lifecycle.pid")
+    names = ("create", "start", "state", "delete")
+    per = {n: [] for n in names}
+    total = []
+    try:
+        for i in range(warmup + runs):
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
+            calls = [rt.cmd("create", "--bundle", bundle, "--pid-file",
+                            pidfile, cid),
+                     rt.cmd("start", cid),
+                     rt.cmd("state", cid),
+                     rt.cmd("delete", "--force", cid)]
+            took = []
+            for name, argv in zip(names, calls):
+                rc, ns = step(argv, capture=(name == "state"))
+                step.check(rc, argv)
+                took.append(ns / 1e6)
+                if name == "state":
+                    st = json.loads(step.output()).get("status")
+                    if st != "running":
+                        raise BenchError(f"{rt.name}: state says {st!r}, "
+                                         "want 'running' after start")
+            if i >= warmup:
+                for n, t in zip(names, took):
+                    per[n].append(t)
+                total.append(sum(took))
+    finally:
+        delete_force(rt, step, cid)
+    out = {"total": dict(stats(total), times_ms=total)}
+    for n in names:
+        out[n] = stats(per[n])
+    return out
+
+
+def read_mem(pid: int) -> tuple[int, int]:
+    pss = rss = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1])
+    return pss, rss
+
+
+def measure_pss(rt: Rt, bundle: str, cid: str, runs: int,
+                workdir: str) -> dict:
+    step = Step(workdir)
+    pidfile = os.path.join(workdir, "pss.pid")
+    pss, rss, comm = [], [], ""
+    try:
+        for _ in range(runs):
+            if os.path.exists(pidfile):
+                os.unlink(pidfile)
+            argv = rt.cmd("create", "--bundle", bundle, "--pid-file", pidfile,
+                          cid)
+            rc, _ = step(argv)
+            step.check(rc, argv)
+            with open(pidfile) as f:
+                pid = int(f.read().strip())
+            p, r = read_mem(pid)
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                comm = f.read().replace(b"\0", b" ").decode(errors="replace")
+            pss.append(p)
+            rss.append(r)
+            argv = rt.cmd("delete", "--force", cid)
+            rc, _ = step(argv)
+            step.check(rc, argv)
+    finally:
+        delete_force(rt, step, cid)
+
+    def kb(v):
+        return {"n": len(v), "median": statistics.median(v),
+                "mean": statistics.fmean(v), "min": min(v), "max": max(v)}
+    return {"pss_kb": kb(pss), "rss_kb": kb(rss),
+            "process": " ".join(comm.split()[:2])}
+
+
+def measure_runtime(rt: Rt, bundles: dict, ids: dict, runs: int,
+                    warmup: int, workdir: str, hyperfine: str | None) -> dict:
+    os.makedirs(workdir, exist_ok=True)
+    log(f"{rt.name}: run /bin/true x{runs}")
+    run = measure_run(rt, bundles["run"], ids["run"], runs, warmup, workdir,
+                      hyperfine)
+    log(f"{rt.name}: lifecycle x{runs}")
+    life = measure_lifecycle(rt, bundles["cycle"], ids["cycle"], runs,
+                             warmup, workdir)
+    log(f"{rt.name}: PSS of the created process x{runs}")
+    mem = measure_pss(rt, bundles["pss"], ids["pss"], runs, workdir)
+    return {"run": run, "lifecycle": life, **mem}
+
+
+# --------------------------------------------------------------------------
+# cleanup
+# --------------------------------------------------------------------------
+
+def cgroup_hierarchies() -> list[str]:
+    out = []
+    try:
+        names = sorted(os.listdir(CG_ROOT))
+    except OSError:
+        return out
+    if os.path.exists(os.path.join(CG_ROOT, "cgroup.controllers")):
+        return [CG_ROOT]  # unified (v2 only)
+    for n in names:
+        p = os.path.join(CG_ROOT, n)
+        if os.path.isdir(p) and not os.path.islink(p):
+            out.append(p)
+    return out
+
+
+def our_cgroups(token: str) -> list[str]:
+    found = []
+    for h in cgroup_hierarchies():
+        parent = os.path.join(h, CG_PARENT)
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for n in names:
+            p = os.path.join(parent, n)
+            if token in n and os.path.isdir(p):
+                found.append(p)
+    return found
+
+
+def remove_cgroup(path: str) -> bool:
+    """Kill what is still in one of OUR cgroups (and its children), rmdir it
+    bottom-up."""
+    for dirpath, dirnames, _ in os.walk(path, topdown=False):
+        for _ in range(50):
+            try:
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(dirpath)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as e:
+                if e.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                    break
+                time.sleep(0.05)
+    return not os.path.exists(path)
+
+
+def parents_before() -> set[str]:
+    return {os.path.join(h, CG_PARENT) for h in cgroup_hierarchies()
+            if os.path.isdir(os.path.join(h, CG_PARENT))}
+
+
+def unmount_under(path: str) -> None:
+    prefix = os.path.realpath(path).rstrip("/") + "/"
+    try:
+        mounts = cb.host_mountinfo()
+    except OSError:
+        return
+    for m in sorted(mounts, key=lambda m: -len(m["mountpoint"])):
+        if m["mountpoint"].startswith(prefix):
+            subprocess.run(["umount", "-l", m["mountpoint"]],
+                           capture_output=True)
+
+
+def cleanup(rts: list[Rt], all_ids: list[str], token: str, workdir: str,
+            had_parent: set[str]) -> dict:
+    """Best effort, every step whatever failed before it."""
+    report = {"leftover_containers": [], "leftover_cgroups": [],
+              "unremovable": []}
+    for rt in rts:
+        left = [c for c in all_ids if rt.root and
+                os.path.exists(os.path.join(rt.root, c))]
+        if not left:
+            continue
+        report["leftover_containers"] += [f"{rt.name}:{c}" for c in left]
+
+        def sweep(rt=rt, left=left):
+            for c in left:
+                subprocess.run(rt.cmd("delete", "--force", c),
+                               stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=60, start_new_session=True)
+            return True
+        try:
+            in_child(rt, sweep)
+        except BaseException:  # noqa: BLE001 - keep cleaning
+            pass
+    for cg in our_cgroups(token):
+        report["leftover_cgroups"].append(cg)
+        if not remove_cgroup(cg):
+            report["unremovable"].append(cg)
+    for h in cgroup_hierarchies():
+        parent = os.path.join(h, CG_PARENT)
+        if parent not in had_parent and os.path.isdir(parent):
+            try:
+                os.rmdir(parent)  # only when empty: others may use it
+            except OSError:
+                pass
+    if workdir and os.path.isdir(workdir):
+        unmount_under(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if os.path.exists(workdir):
+            report["unremovable"].append(workdir)
+    cb._remove_template()
+    return report
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+def dig(d, path):
+    for k in path.split("."):
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+ROWS = [
+    ("run /bin/true mean (ms)", "run.mean_ms"),
+    ("run /bin/true median (ms)", "run.median_ms"),
+    ("run /bin/true stdev (ms)", "run.stdev_ms"),
+    ("lifecycle total mean (ms)", "lifecycle.total.mean_ms"),
+    ("lifecycle total median (ms)", "lifecycle.total.median_ms"),
+    ("lifecycle total stdev (ms)", "lifecycle.total.stdev_ms"),
+    ("  create mean (ms)", "lifecycle.create.mean_ms"),
+    ("  start mean (ms)", "lifecycle.start.mean_ms"),
+    ("  state mean (ms)", "lifecycle.state.mean_ms"),
+    ("  delete --force mean (ms)", "lifecycle.delete.mean_ms"),
+    ("PSS waiting process (kB)", "pss_kb.median"),
+    ("RSS waiting process (kB)", "rss_kb.median"),
+]
+
+
+def ratios(results: dict) -> dict:
+    out = {}
+    base = results.get("pyrunc")
+    for other in ("runc", "crun"):
+        o = results.get(other)
+        if not isinstance(base, dict) or not isinstance(o, dict) or \
+                "error" in base or "error" in o:
+            continue
+        r = {}
+        for _, path in ROWS:
+            a, b = dig(base, path), dig(o, path)
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
+                    and b:
+                r[path] = a / b
+        out[f"pyrunc/{other}"] = r
+    return out
+
+
+def goals(results: dict, rat: dict) -> list[dict]:
+    out = []
+    base = results.get("pyrunc")
+    for key, label, path, limit, kind in GOALS:
+        g = {"goal": key, "label": label, "limit": limit, "status": "n/a"}
+        if kind == "ratio":
+            v = rat.get("pyrunc/runc", {}).get(path)
+            if v is not None:
+                g.update(value=v, pyrunc=dig(base, path),
+                         runc=dig(results["runc"], path),
+                         status="PASS" if v <= limit else "MISS")
+        elif isinstance(base, dict) and "error" not in base:
+            v = dig(base, path)
+            if v is not None:
+                g.update(value=v, status="PASS" if v <= limit else "MISS")
+        out.append(g)
+    return out
+
+
+def fmt(v, path) -> str:
+    if v is None:
+        return "-"
+    if path.startswith(("pss", "rss")):
+        return f"{v:.0f}"
+    return f"{v:.2f}"
+
+
+def table(doc: dict) -> str:
+    names = list(doc["runtimes"])
+    res = doc["results"]
+    rat = doc["ratios"]
+    rcols = list(rat)
+    w0 = max(len(r[0]) for r in ROWS) + 2
+    lines = []
+    timer = doc["timer"]
+    lines.append(f"pyrunc bench: {doc['runs']} runs (+{doc['warmup']} warm-up) "
+                 f"per measure; run timed by {timer}")
+    for n in names:
+        lines.append(f"  {n:7} {' '.join(doc['runtimes'][n]['argv'])}  "
+                     f"({doc['runtimes'][n]['version']})")
+    lines.append("")
+    head = f"{'measure':<{w0}}" + "".join(f"{n:>11}" for n in names) + \
+        "".join(f"{c:>14}" for c in rcols)
+    lines.append(head)
+    lines.append("-" * len(head))
+    for label, path in ROWS:
+        row = f"{label:<{w0}}"
+        for n in names:
+            r = res.get(n)
+            v = dig(r, path) if isinstance(r, dict) and "error" not in r \
+                else None
+            row += f"{fmt(v, path) if r and 'error' not in r else 'error':>11}"
+        for c in rcols:
+            v = rat[c].get(path)
+            row += f"{(f'{v:.2f}x' if v is not None else '-'):>14}"
+        lines.append(row)
+    for n in names:
+        r = res.get(n)
+        if isinstance(r, dict) and "process" in r:
+            lines.append(f"  waiting process of {n}: {r['process']}")
+    lines.append("")
+    lines.append("goals:")
+    for g in doc["goals"]:
+        if "value" not in g:
+            detail = "(no pyrunc and runc numbers)"
+        elif g["goal"] == "pss":
+            detail = f"({g['value']:.0f} kB)"
+        else:
+            detail = (f"({g['value']:.2f}x: pyrunc {g['pyrunc']:.2f} ms, "
+                      f"runc {g['runc']:.2f} ms)")
+        lines.append(f"  {g['status']:<4}  {g['label']}  {detail}")
+    errs = {n: r["error"] for n, r in res.items()
+            if isinstance(r, dict) and "error" in r}
+    if errs:
+        lines.append("")
+        lines.append("errors:")
+        for n, e in errs.items():
+            lines.append(f"  {n}: {e}")
+    notes = list(doc["notes"])
+    cl = doc.get("cleanup") or {}
+    if cl.get("leftover_containers"):
+        notes.append("containers left behind (deleted by the bench): " +
+                     ", ".join(cl["leftover_containers"]))
+    if cl.get("leftover_cgroups"):
+        notes.append("cgroups left behind (removed by the bench): " +
+                     ", ".join(cl["leftover_cgroups"]))
+    if cl.get("unremovable"):
+        notes.append("COULD NOT REMOVE: " + ", ".join(cl["unremovable"]))
+    if notes:
+        lines.append("")
+        lines.append("notes:")
+        lines += [f"  - {n}" for n in notes]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="python3 -m bench",
+        description="Measure pyrunc side by side with runc and crun.")
+    p.add_argument("--runs", type=int, default=20,
+                   help="measured repetitions per measure (default 20)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="warm-up repetitions (default min(3, runs))")
+    p.add_argument("--runtimes", default=",".join(KNOWN),
+                   help="comma-separated subset of pyrunc,runc,crun")
+    p.add_argument("--json", action="store_true",
+                   help="print every number as JSON instead of the table")
+    p.add_argument("--no-hyperfine", action="store_true",
+                   help="time `run` with perf_counter even if hyperfine is "
+                        "installed")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 when a goal is MISSed")
+    a = p.parse_args(argv)
+    if a.runs < 1:
+        p.error("--runs must be >= 1")
+    if a.warmup is None:
+        a.warmup = min(3, a.runs)
+    names = [n.strip() for n in a.runtimes.split(",") if n.strip()]
+    bad = [n for n in names if n not in KNOWN]
+    if bad or not names:
+        p.error(f"unknown runtime(s) {bad}: choose from {','.join(KNOWN)}")
+    a.names = list(dict.fromkeys(names))
+    return a
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    a = parse_args(sys.argv[1:] if argv is None else argv)
+    if os.geteuid() != 0:
+        log("needs root (containers with namespaces and cgroups)")
+        return 2
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    old_hup = signal.signal(signal.SIGHUP, _raise_interrupt)
+
+    notes = []
+    rts: list[Rt] = []
+    for n in a.names:
+        argv_ = find_runtime(n)
+        if argv_ is None:
+            notes.append(f"{n}: not installed, skipped")
+            continue
+        rts.append(Rt(n, argv_))
+    if not rts:
+        log("no runtime to measure")
+        return 2
+    hyperfine = None if a.no_hyperfine else shutil.which("hyperfine")
+    timer = "hyperfine -N" if hyperfine else "time.perf_counter_ns"
+
+    token = uuid.uuid4().hex[:8]
+    all_ids: list[str] = []
+    workdir = ""
+    had_parent = parents_before()
+    results: dict = {}
+    cleanup_report: dict = {}
+    interrupted = False
+    try:
+        workdir = tempfile.mkdtemp(prefix="pyrunc-bench-")
+        log(f"building the busybox rootfs in {workdir}")
+        rootfs = cb.make_rootfs(os.path.join(workdir, "rootfs"))
+        cb._remove_template()
+        for rt in rts:
+            rt.root = os.path.join(workdir, f"root-{rt.name}")
+            os.makedirs(rt.root)
+            rt.version = runtime_version(rt.argv)
+            if rt.name == "crun" and hybrid_with_v2_controllers():
+                rt.hide_unified = True
+                notes.append(
+                    "crun: this hybrid host has controllers on cgroup2, which "
+                    "crun 1.8 refuses; crun ran in a private mount namespace "
+                    "without /sys/fs/cgroup/unified (v1 cgroups only, set up "
+                    "once: no per-call cost)")
+        for rt in rts:
+            ids = {s: f"bench-{token}-{rt.name}-{s}"
+                   for s in ("run", "cycle", "pss")}
+            all_ids += ids.values()
+            bundles = {
+                "run": write_bundle(os.path.join(workdir, "b", ids["run"]),
+                                    rootfs, ["/bin/true"], ids["run"]),
+                "cycle": write_bundle(os.path.join(workdir, "b",
+                                                   ids["cycle"]),
+                                      rootfs, SLEEP, ids["cycle"]),
+                "pss": write_bundle(os.path.join(workdir, "b", ids["pss"]),
+                                    rootfs, SLEEP, ids["pss"]),
+            }
+            try:
+                results[rt.name] = in_child(
+                    rt, measure_runtime, rt, bundles, ids, a.runs, a.warmup,
+                    os.path.join(workdir, f"io-{rt.name}"), hyperfine)
+            except BenchError as e:
+                log(f"{rt.name} FAILED: {e}")
+                if e.tb:
+                    log(e.tb)
+                results[rt.name] = {"error": str(e)}
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: cleaning up")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            cleanup_report = cleanup(rts, all_ids, token, workdir, had_parent)
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGHUP, old_hup)
+    if interrupted:
+        return 130
+
+    rat = ratios(results)
+    doc = {
+        "runs": a.runs, "warmup": a.warmup, "timer": timer,
+        "runtimes": {rt.name: {"argv": rt.argv, "version": rt.version,
+                               "private_ns_without_unified": rt.hide_unified}
+                     for rt in rts},
+        "results": results,
+        "ratios": rat,
+        "goals": goals(results, rat),
+        "notes": notes,
+        "cleanup": cleanup_report,
+    }
+    if a.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(table(doc))
+    failed = any(isinstance(r, dict) and "error" in r
+                 for r in results.values()) or \
+        bool(cleanup_report.get("unremovable"))
+    if failed:
+        return 1
+    if a.strict and any(g["status"] == "MISS" for g in doc["goals"]):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
