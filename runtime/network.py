@@ -1,6 +1,6 @@
 """Network namespace setup: a new network namespace gets its loopback interface up."""
+import _socket  # the C module: `socket` imports enum
 import fcntl
-import socket
 import struct
 
 from runtime.errors import RuntimeFailure
@@ -10,7 +10,7 @@ IFF_UP = 0x1
 
 
 def loopback_up():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 0)
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM, 0)
     try:
         ifr = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifr))[1]

@@ -16,8 +16,6 @@ Conventions shared with runc:
 
 from __future__ import annotations
 
-import re
-from typing import Any, NamedTuple
 
 from . import CgroupError
 
@@ -54,7 +52,31 @@ MIN_IO_WEIGHT = 1
 MAX_IO_WEIGHT = 10000
 
 
-class Write(NamedTuple):
+class _Record(tuple):
+    """A tiny NamedTuple without `typing` (whose import costs ms on every create)."""
+    _fields: tuple = ()
+    _defaults: dict = {}
+
+    def __new__(cls, *args, **kw):
+        vals = list(args) + [kw.pop(f) if f in kw else cls._defaults[f] for f in cls._fields[len(args):]]
+        if kw:
+            raise TypeError(f"unexpected fields {sorted(kw)}")
+        return tuple.__new__(cls, vals)
+
+    def __getattr__(self, name):
+        try:
+            return self[self._fields.index(name)]
+        except ValueError:
+            raise AttributeError(name) from None
+
+    def _replace(self, **kw):
+        return type(self)(*[kw.pop(f, v) for f, v in zip(self._fields, self)])
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{f}={v!r}' for f, v in zip(self._fields, self))})"
+
+
+class Write(_Record):
     """One control-file write.
 
     ``controller`` is the v1 subsystem (or v2 controller) owning the file;
@@ -67,12 +89,8 @@ class Write(NamedTuple):
     retried once after the rest of the plan.
     """
 
-    controller: str
-    choices: tuple[tuple[str, str], ...]
-    field: str
-    optional: bool = False
-    retry: bool = False
-    readback: bool = False
+    _fields = ("controller", "choices", "field", "optional", "retry", "readback")
+    _defaults = {"optional": False, "retry": False, "readback": False}
 
 
 def _w(controller: str, file: str, value: Any, field: str, **kw: bool) -> Write:
@@ -154,13 +172,14 @@ def cpu_max(quota: int, period: int) -> str:
     return s
 
 
-_PAGE_RE = re.compile(r"^([0-9]+)([KMGTPE]?)B$")
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
 
 
 def parse_page_size(page_size: str) -> int:
     """``"2MB"`` -> 2097152 (base 1024, as the spec says)."""
-    m = _PAGE_RE.match(page_size) if isinstance(page_size, str) else None
+    import re  # only for hugepage limits: `re` is not imported on the common path
+
+    m = re.match(r"^([0-9]+)([KMGTPE]?)B$", page_size) if isinstance(page_size, str) else None
     if not m or int(m.group(1)) == 0:
         raise ValueError(f"invalid hugepage size {page_size!r} (expected e.g. 64KB, 2MB, 1GB)")
     return int(m.group(1)) * _UNITS[m.group(2)]
@@ -265,7 +284,13 @@ _THROTTLE = (
     ("throttleReadIOPSDevice", "read_iops_device", "riops"),
     ("throttleWriteIOPSDevice", "write_iops_device", "wiops"),
 )
-_CPUSET_RE = re.compile(r"^\s*([0-9]+(-[0-9]+)?)(\s*,\s*[0-9]+(-[0-9]+)?)*\s*$")
+_CPUSET_RE = r"^\s*([0-9]+(-[0-9]+)?)(\s*,\s*[0-9]+(-[0-9]+)?)*\s*$"
+
+
+def _is_cpuset(v):
+    import re  # only when cpus/mems are set
+
+    return re.match(_CPUSET_RE, v) is not None
 _UNIFIED_FORBIDDEN = {"cgroup.procs", "cgroup.threads"}
 
 
@@ -304,7 +329,7 @@ def validate(res: Any) -> dict:
         raise _err("cpu.idle", f"{idle} is not 0 or 1")
     for k in ("cpus", "mems"):
         v = _get(cpu, k, "cpu", "str")
-        if v and not _CPUSET_RE.match(v):
+        if v and not _is_cpuset(v):
             raise _err(f"cpu.{k}", f"invalid list {v!r} (expected e.g. 0-3,5)")
     pids = _obj(res, "pids")
     _check_keys(pids, {"limit"}, "pids")
@@ -392,12 +417,9 @@ def _unified_key(k: Any) -> str:
 # --------------------------------------------------------------------------
 
 
-class DeviceRule(NamedTuple):
-    allow: bool
-    type: str  # 'a', 'b' or 'c'
-    major: int  # -1 = any
-    minor: int  # -1 = any
-    access: str  # subset of "rwm", in that order
+class DeviceRule(_Record):
+    """allow; type 'a', 'b' or 'c'; major and minor (-1 = any); access, a subset of "rwm"."""
+    _fields = ("allow", "type", "major", "minor", "access")
 
 
 def normalize_device_rules(devices: Any) -> list[DeviceRule]:
