@@ -78,6 +78,10 @@ ffibuilder.cdef(
     #define PR_CAP_AMBIENT_RAISE ...
     #define PR_CAP_AMBIENT_CLEAR_ALL ...
 
+    /* clone3(CLONE_INTO_CGROUP): fork-like, the child starts in the cgroup v2 directory
+       cgroup_fd; no cgroup.procs write (and no synchronize_rcu) needed */
+    int pyrunc_fork_into_cgroup(int cgroup_fd);
+
     /* execution domain (linux.personality) */
     int personality(unsigned long persona);
 

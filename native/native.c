@@ -19,6 +19,8 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -96,4 +98,14 @@ static int pyrunc_close_range(unsigned int first, unsigned int last, unsigned in
 static long pyrunc_join_session_keyring(const char *name)
 {
     return syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name, 0, 0, 0);
+}
+
+static int pyrunc_fork_into_cgroup(int cgroup_fd)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    return (int)syscall(SYS_clone3, &args, sizeof(args));
 }

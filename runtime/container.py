@@ -195,11 +195,10 @@ def create(opts, *, for_run=False):
 def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
     import sys
 
-    from runtime import cgroups, devices, hooks, init, namespaces, process
+    from runtime import cgroups, devices, hooks, init, namespaces
     from runtime.sync import Channel
 
     linux = config.get("linux") or {}
-    proc = config["process"]
     os.mkfifo(c.fifo, 0o600)
     fifo_fd = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
     init_fd = _sealed_init()
@@ -216,16 +215,22 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
         raise RuntimeFailure(str(e)) from None
     c.data["cgroups"] = mgr.to_state()
     c.save()
+    resources = dict(linux.get("resources") or {})
+    resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
+    try:
+        mgr.set(resources)
+    except cgroups.CgroupError as e:
+        raise RuntimeFailure(str(e)) from None
     parent, child = Channel.pair()
     job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=rootfs, chan=child,
                    ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
                    preserve_fds=opts.preserve_fds or 0, no_pivot=opts.no_pivot,
-                   no_new_keyring=opts.no_new_keyring, container_id=c.id,
+                   no_new_keyring=opts.no_new_keyring, container_id=c.id, cgroups=mgr,
                    hook_state=None, hook_words_start=[])
     sys.stdout.flush()
     sys.stderr.flush()
     lock_fd = c._fd
-    pid1 = os.fork()
+    pid1, job.in_unified = _fork_into(mgr)
     if pid1 == 0:
         parent.close()
         os.close(lock_fd)
@@ -237,15 +242,6 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
         os.close(fd)
     master = None
     try:
-        process.set_oom_score_adj(pid1, proc.get("oomScoreAdj"))
-        try:
-            mgr.apply(pid1)
-            resources = dict(linux.get("resources") or {})
-            resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
-            mgr.set(resources)
-        except cgroups.CgroupError as e:
-            raise RuntimeFailure(str(e)) from None
-        parent.send("go")
         while True:
             kind, msg, fds = parent.recv()
             if kind == "userns":
@@ -293,6 +289,33 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
             except ProcessLookupError:
                 pass
             _reap(pid1)
+
+
+def _fork_into(mgr):
+    """fork, the child starting in the container's cgroup2 directory when there is one
+    (clone3 CLONE_INTO_CGROUP: moving it later costs a synchronize_rcu).  The parent is
+    single-threaded, so a raw clone is as safe as os.fork here."""
+    from runtime._native import ffi, lib
+
+    d = mgr.path("")
+    if d:
+        try:
+            cfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            cfd = -1
+        if cfd >= 0:
+            try:
+                pid = lib.pyrunc_fork_into_cgroup(cfd)
+                err = ffi.errno
+            finally:
+                if pid != 0:
+                    os.close(cfd)
+            if pid >= 0:
+                if pid == 0:
+                    os.close(cfd)
+                return pid, True
+            log.debug(f"clone3 into {d}: {os.strerror(err)}; forking and moving instead")
+    return os.fork(), False
 
 
 def _reap(pid):

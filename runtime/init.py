@@ -67,7 +67,15 @@ def _stage1(job):
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     _preload(job.config)
     plan = job.plan
-    job.chan.expect("go")  # the parent has placed us in the container's cgroups
+    # Join the container's cgroups first, before any namespace (the cgroup namespace
+    # is rooted where we are when it is created) and before we allocate much.
+    from runtime import cgroups
+
+    try:
+        job.cgroups.apply(0, skip_unified=job.in_unified)
+    except cgroups.CgroupError as e:
+        raise RuntimeFailure(str(e)) from None
+    process.set_oom_score_adj("self", (job.config.get("process") or {}).get("oomScoreAdj"))
     ns_fds = dict(job.ns_fds)
     if "user" in ns_fds:
         namespaces.setns(ns_fds.pop("user"), "user")

@@ -5,7 +5,7 @@
 
 Every operation on a container holds an exclusive flock on its directory, so two
 concurrent calls on one id cannot interleave.  state.json is written atomically
-(write to a temporary file, fsync, rename).
+(write to a temporary file, rename).
 """
 import errno
 import fcntl
@@ -140,8 +140,9 @@ class Container:
         tmp = os.path.join(self.dir, ".state.json.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
+            # No fsync: the state lives on /run (tmpfs) and must not outlive a reboot;
+            # the rename alone makes the update atomic for concurrent readers.
             os.write(fd, jsonio.dumps(self.data).encode())
-            os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, os.path.join(self.dir, "state.json"))

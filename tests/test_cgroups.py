@@ -770,7 +770,32 @@ def test_bad_paths_and_pids(tok, procs, managers):
     with pytest.raises(CgroupError, match=f"process {dead.pid}"):
         m.apply(dead.pid)
     with pytest.raises(CgroupError, match="invalid pid"):
-        m.apply(0)
+        m.apply(-1)
+    assert m.pids() == []
+    # pid 0: the calling process moves itself (v1 through `tasks`)
+    r, w = os.pipe()
+    hold_r, hold_w = os.pipe()  # the child stays alive until we close hold_w
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        os.close(hold_w)
+        try:
+            m.apply(0)
+            os.write(w, b"ok")
+        except BaseException as e:
+            os.write(w, repr(e).encode())
+        os.read(hold_r, 1)
+        os._exit(0)
+    os.close(w)
+    os.close(hold_r)
+    said = os.read(r, 200)
+    os.close(r)
+    try:
+        assert said == b"ok", said
+        assert child in m.pids()
+    finally:
+        os.close(hold_w)
+        os.waitpid(child, 0)
     assert m.pids() == []
 
 

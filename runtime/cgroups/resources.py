@@ -93,7 +93,7 @@ class Write(_Record):
     _defaults = {"optional": False, "retry": False, "readback": False}
 
 
-def _w(controller: str, file: str, value: Any, field: str, **kw: bool) -> Write:
+def _w(controller: str, file: str, value: object, field: str, **kw: bool) -> Write:
     return Write(controller, ((file, str(value)),), field, **kw)
 
 
@@ -201,7 +201,7 @@ def _err(field: str, msg: str) -> CgroupError:
     return CgroupError(f"linux.resources.{field}: {msg}")
 
 
-def _get(obj: dict, key: str, field: str, kind: str) -> Any:
+def _get(obj: dict, key: str, field: str, kind: str) -> object:
     """Fetch ``obj[key]`` checked against an OCI type; ``None`` if absent."""
     v = obj.get(key)
     if v is None:
@@ -294,7 +294,7 @@ def _is_cpuset(v):
 _UNIFIED_FORBIDDEN = {"cgroup.procs", "cgroup.threads"}
 
 
-def validate(res: Any) -> dict:
+def validate(res: object) -> dict:
     """Check the overall shape and every field's type; returns ``res``."""
     if res is None:
         return {}
@@ -402,7 +402,7 @@ def _majmin(d: dict, field: str) -> tuple[int, int]:
     return ma, mi
 
 
-def _unified_key(k: Any) -> str:
+def _unified_key(k: object) -> str:
     if not isinstance(k, str) or not k or k in (".", "..") or "/" in k or "\0" in k or "\n" in k:
         raise _err(f"unified.{k}", "invalid cgroup file name (must be a plain file name)")
     if k in _UNIFIED_FORBIDDEN:
@@ -422,7 +422,7 @@ class DeviceRule(_Record):
     _fields = ("allow", "type", "major", "minor", "access")
 
 
-def normalize_device_rules(devices: Any) -> list[DeviceRule]:
+def normalize_device_rules(devices: object) -> list[DeviceRule]:
     """Validate OCI ``linux.resources.devices`` and normalize each entry."""
     if devices is None:
         return []
@@ -465,7 +465,7 @@ def device_rule_v1(rule: DeviceRule) -> str:
     return f"{rule.type} {ma}:{mi} {rule.access}"
 
 
-def v1_device_writes(devices: Any) -> list[Write]:
+def v1_device_writes(devices: object) -> list[Write]:
     """devices.deny ``a`` first, then every rule in order (like runc).
 
     The v1 kernel treats *any* line of type ``a`` as "all devices, all
@@ -492,7 +492,7 @@ def v1_device_writes(devices: Any) -> list[Write]:
 # --------------------------------------------------------------------------
 
 
-def v1_plan(res: Any, current_memory_limit: int | None = None) -> list[Write]:
+def v1_plan(res: object, current_memory_limit: int | None = None) -> list[Write]:
     """Ordered writes for a cgroup v1 hierarchy set.
 
     ``current_memory_limit`` (the current ``memory.limit_in_bytes``) decides
@@ -633,7 +633,7 @@ def unified_controller(key: str) -> str:
     return "" if c == "cgroup" else c
 
 
-def v2_plan(res: Any) -> list[Write]:
+def v2_plan(res: object) -> list[Write]:
     """Ordered writes for a cgroup v2 directory.
 
     Device rules are not included (cgroup v2 needs an eBPF program; see
