@@ -201,3 +201,32 @@ def test_failing_poststart_is_an_error_and_stops_the_container(rt, cid, make_bun
     assert rt.cmd("delete", cid).rc == 0
     with open(log) as f:
         assert json.load(f)["id"] == cid
+
+
+SECCOMP_NO_MKDIR = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+}
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_filter_applies_in_the_container(rt, cid, make_bundle, nnp):
+    """With noNewPrivileges the filter is loaded last, by pyrunc-init right before exec;
+    without, before the capabilities are dropped.  Either way the program runs under it."""
+    out = sh_out(rt, cid, make_bundle,
+                 "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>&1 && echo MADE; echo done",
+                 process={"noNewPrivileges": nnp}, root={"readonly": False},
+                 linux={"seccomp": SECCOMP_NO_MKDIR})
+    assert "Seccomp:\t2" in out, out
+    assert "MADE" not in out and "Operation not permitted" in out, out
+
+
+@pytest.mark.parametrize("prop,field", [("shared", "shared:"), ("private", None), ("slave", None)])
+def test_rootfs_propagation(rt, cid, make_bundle, prop, field):
+    out = sh_out(rt, cid, make_bundle, "awk '$5 == \"/\"' /proc/self/mountinfo",
+                 linux={"rootfsPropagation": prop})
+    if field:
+        assert field in out, out
+    else:
+        assert "shared:" not in out, out
