@@ -58,6 +58,7 @@ class Attach:
 
     def __init__(self, master):
         self.master = master
+        self.stdin_open = True  # until our stdin reaches EOF
         self.saved = None
         if os.isatty(0):
             import tty
@@ -80,6 +81,8 @@ class Attach:
                 data = b""
             if data:
                 os.write(self.master, data)
+            else:
+                self.stdin_open = False
         if self.master in readable:
             try:
                 data = os.read(self.master, 65536)

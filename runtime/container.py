@@ -482,7 +482,7 @@ def _wait_foreground(pid, master):
         while status is None:
             fds = [r]
             if attach is not None:
-                fds += [attach.master] + ([0] if not os.isatty(0) or True else [])
+                fds += [attach.master] + ([0] if attach.stdin_open else [])
             try:
                 readable, _, _ = select.select(fds, [], [], 1.0)
             except InterruptedError:
@@ -581,15 +581,13 @@ def kill(opts):
         if opts.all:
             mgr = _cgroups(c)
             pids = mgr.pids() if mgr else [c.pid]
-            if st == PAUSED and mgr is not None and sig == signal.SIGKILL:
-                pass
             for p in pids:
                 try:
                     os.kill(p, sig)
                 except ProcessLookupError:
                     pass
             if st == PAUSED and mgr is not None and sig == signal.SIGKILL:
-                mgr.thaw()
+                mgr.thaw()  # frozen tasks die only once thawed
             return
         try:
             os.kill(c.pid, sig)

@@ -4,7 +4,6 @@ Every destination is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT), s
 symlink in the rootfs can never lead a mount out of it, and the mount is made onto
 /proc/self/fd/N of the resolved object, so nothing can swap the path in between.
 """
-import errno
 import os
 
 from runtime.errors import RuntimeFailure
@@ -366,6 +365,3 @@ def readonly_paths(paths):
         mount(None, p, None, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | locked_flags(p),
               what=f"linux.readonlyPaths[{i}]: remount {p} read-only")
 
-
-__all__ = ["Options", "MS", "mount", "umount", "open_in_root", "prepare_root", "do_mount", "pivot",
-           "move_root", "readonly_root", "mask_paths", "readonly_paths", "errno"]

@@ -230,3 +230,20 @@ def test_rootfs_propagation(rt, cid, make_bundle, prop, field):
         assert field in out, out
     else:
         assert "shared:" not in out, out
+
+
+@pytest.mark.pyrunc_only
+def test_run_terminal_with_stdin_not_a_tty(rt, cid, make_bundle, tdir):
+    """run of a terminal container from a script (stdin /dev/null, stdout a file): the
+    output still arrives through the pty and the exit status is the container's."""
+    import subprocess
+
+    b = make_bundle(["sh", "-c", "tty; echo via-pty; exit 5"], process={"terminal": True})
+    out_path = os.path.join(tdir, "out")
+    with open(out_path, "wb") as out, open(os.devnull, "rb") as devnull:
+        p = subprocess.run(rt.base() + ["run", "--bundle", b.path, cid], stdin=devnull,
+                           stdout=out, stderr=subprocess.PIPE, timeout=30)
+    with open(out_path, "rb") as f:
+        text = f.read().decode()
+    assert p.returncode == 5, (p.stderr, text)
+    assert "/dev/pts/0" in text and "via-pty" in text, text
