@@ -398,17 +398,9 @@ def _start(c):
         # pyrunc-init holds the fifo until its exec closes it: POLLHUP then means the
         # container's program runs (or init failed and wrote why into the fifo).
         poller = select.poll()
-        poller.register(rfd, select.POLLIN)
-        while True:
-            ev = poller.poll(1000)
-            if ev and ev[0][1] & select.POLLHUP:
-                break
-            if not ev and not c.alive():
-                break
-            if ev:
-                import time
-
-                time.sleep(0.0005)
+        poller.register(rfd, 0)  # POLLHUP (no writer left) is always reported
+        while not poller.poll(1000) and c.alive():
+            pass
         try:
             rest = os.read(rfd, 65536)
         except BlockingIOError:
@@ -479,7 +471,12 @@ def _wait_foreground(pid, master):
         attach = console.Attach(master)
     status = None
     try:
-        while status is None:
+        while True:
+            # Reap first: the container may have exited before our SIGCHLD handler
+            # existed; after this pass its signal wakes the select below.
+            status = _reap_all(pid, status)
+            if status is not None:
+                break
             fds = [r]
             if attach is not None:
                 fds += [attach.master] + ([0] if attach.stdin_open else [])
@@ -488,8 +485,7 @@ def _wait_foreground(pid, master):
             except InterruptedError:
                 readable = []
             if r in readable:
-                for b in os.read(r, 1024):
-                    s = b
+                for s in os.read(r, 1024):
                     if s == signal.SIGCHLD:
                         continue
                     if s == signal.SIGWINCH and attach is not None:
@@ -502,17 +498,6 @@ def _wait_foreground(pid, master):
             if attach is not None and readable:
                 if not attach.pump(readable):
                     attach = _drop_attach(attach)
-            while True:  # reap everything; we are a subreaper
-                try:
-                    p, st = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    break
-                if p == 0:
-                    break
-                if p == pid:
-                    status = os.waitstatus_to_exitcode(st)
-                    if status < 0:
-                        status = 128 - status
         if attach is not None:
             while attach.pump(select.select([attach.master], [], [], 0.05)[0]):
                 pass
@@ -525,6 +510,21 @@ def _wait_foreground(pid, master):
         os.close(r)
         os.close(w)
     return status
+
+
+def _reap_all(pid, status):
+    """Reap every exited child (we are a subreaper); the exit status of pid once it exited."""
+    while True:
+        try:
+            p, st = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return status
+        if p == 0:
+            return status
+        if p == pid:
+            status = os.waitstatus_to_exitcode(st)
+            if status < 0:
+                status = 128 - status
 
 
 def _drop_attach(attach):

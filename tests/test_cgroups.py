@@ -8,6 +8,7 @@ started, and remove everything in ``finally`` blocks.
 from __future__ import annotations
 
 import json
+import glob
 import os
 import signal
 import subprocess
@@ -936,3 +937,38 @@ def test_rootless_skips_unwritable_hierarchies(tmp_path, monkeypatch):
     with pytest.raises(CgroupError, match=r"creating cgroup .*/memory/pyrunc/x: Permission denied"):
         m3.create()
     m3.destroy()
+
+
+@real
+def test_empty_premade_cpuset_parent_is_filled(tok):
+    """An engine's pre-made, still empty v1 cpuset parent: its cpus/mems are filled from
+    its ancestors (as runc does), else no task could join the container's cpuset."""
+    base = "/sys/fs/cgroup/cpuset"
+    if not os.path.isdir(base):
+        pytest.skip("no v1 cpuset hierarchy on this host")
+    parent = os.path.join(base, f"pytest-{tok}-engine")
+    os.mkdir(parent)  # made by "the engine": empty cpus and mems
+    m = cgroups.manager(f"c-{tok}", f"/pytest-{tok}-engine/c", None)
+    hold_r, hold_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(hold_w)
+        os.read(hold_r, 1)
+        os._exit(0)
+    os.close(hold_r)
+    try:
+        with open(os.path.join(parent, "cpuset.cpus")) as f:
+            assert f.read().strip() == ""
+        m.create()
+        m.apply(child)
+        assert child in m.pids()
+        with open(os.path.join(parent, "cpuset.cpus")) as f:
+            assert f.read().strip()
+    finally:
+        os.close(hold_w)
+        os.waitpid(child, 0)
+        m.destroy()
+        if os.path.isdir(parent):
+            os.rmdir(parent)
+    for d in glob.glob(f"/sys/fs/cgroup/*/pytest-{tok}-engine"):
+        os.rmdir(d)

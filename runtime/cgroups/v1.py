@@ -41,10 +41,12 @@ class V1Manager(Manager):
                 os.path.exists(os.path.join(directory, "cpuset.cpus")):
             self._fix_cpuset(directory)
 
-    @staticmethod
-    def _fix_cpuset(directory: str) -> None:
+    @classmethod
+    def _fix_cpuset(cls, directory: str, depth: int = 0) -> None:
         """A new v1 cpuset starts empty; inherit the parent's cpus/mems so
-        that tasks can join (the kernel refuses with ENOSPC otherwise)."""
+        that tasks can join (the kernel refuses with ENOSPC otherwise).  An
+        empty parent (an engine's pre-made one, say) is filled from its own
+        ancestors first, as runc and crun do."""
         parent = os.path.dirname(directory)
         for f in ("cpuset.cpus", "cpuset.mems"):
             p = os.path.join(directory, f)
@@ -52,6 +54,9 @@ class V1Manager(Manager):
                 if read_file(p).strip():
                     continue
                 val = read_file(os.path.join(parent, f)).strip()
+                if not val and depth < 32 and os.path.exists(os.path.join(os.path.dirname(parent), f)):
+                    cls._fix_cpuset(parent, depth + 1)
+                    val = read_file(os.path.join(parent, f)).strip()
                 if val:
                     write_file(p, val)
             except OSError as e:
