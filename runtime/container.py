@@ -50,16 +50,12 @@ def rootfs_of(config, bundle):
 
 
 def _check_fit(config, plan):
-    """What the schema cannot see but would fail half-way: say it before anything is made."""
-    if (config.get("hostname") or config.get("domainname")) and not plan.has("uts"):
-        raise ConfigError("hostname: setting a hostname needs a uts namespace")
+    """What would fail half-way and validate.py does not already refuse (it checks the
+    namespaces that hostname, id mappings and time offsets need): say it before
+    anything is made."""
     linux = config.get("linux") or {}
     if (linux.get("uidMappings") or linux.get("gidMappings")) and "user" not in plan.new:
-        raise ConfigError("linux.uidMappings: id mappings need a new user namespace")
-    if "user" in plan.new and not (linux.get("uidMappings") and linux.get("gidMappings")):
-        raise ConfigError("linux.uidMappings: a new user namespace needs uidMappings and gidMappings")
-    if "time" not in plan.new and linux.get("timeOffsets"):
-        raise ConfigError("linux.timeOffsets: needs a new time namespace")
+        raise ConfigError("linux.uidMappings: id mappings apply to a new user namespace, not a joined one")
     proc = config.get("process")
     if not proc:
         raise ConfigError("process: is required to create a container")

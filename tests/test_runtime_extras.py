@@ -247,3 +247,16 @@ def test_run_terminal_with_stdin_not_a_tty(rt, cid, make_bundle, tdir):
         text = f.read().decode()
     assert p.returncode == 5, (p.stderr, text)
     assert "/dev/pts/0" in text and "via-pty" in text, text
+
+
+@pytest.mark.pyrunc_only
+def test_id_mappings_with_a_joined_user_namespace_are_refused(rt, cid, make_bundle):
+    b = make_bundle(["true"], write=False)
+    b.config["linux"]["namespaces"].append({"type": "user", "path": "/proc/1/ns/user"})
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1}]
+    b.write()
+    r = rt.cmd("create", "--bundle", b.path, cid)
+    assert_error(r, rt)
+    assert "linux.uidMappings" in r.err and "joined" in r.err
+    assert rt.cmd("state", cid).rc != 0

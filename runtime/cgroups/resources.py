@@ -492,6 +492,19 @@ def v1_device_writes(devices: object) -> list[Write]:
 # --------------------------------------------------------------------------
 
 
+def _cpuset_and_pids_writes(cpu, res) -> list[Write]:
+    """cpuset.cpus/mems and pids.max: the same files in v1 and v2."""
+    out = []
+    for k in ("cpus", "mems"):
+        v = _get(cpu, k, "cpu", "str")
+        if v:
+            out.append(_w("cpuset", f"cpuset.{k}", v.strip(), f"cpu.{k}"))
+    v = _get(_obj(res, "pids"), "limit", "pids", "int64")
+    if v:
+        out.append(_w("pids", "pids.max", v2_limit(v), "pids.limit"))
+    return out
+
+
 def v1_plan(res: object, current_memory_limit: int | None = None) -> list[Write]:
     """Ordered writes for a cgroup v1 hierarchy set.
 
@@ -559,14 +572,7 @@ def v1_plan(res: object, current_memory_limit: int | None = None) -> list[Write]
     v = _get(cpu, "idle", "cpu", "int64")
     if v is not None:
         out.append(_w("cpu", "cpu.idle", v, "cpu.idle"))
-    for k in ("cpus", "mems"):
-        v = _get(cpu, k, "cpu", "str")
-        if v:
-            out.append(_w("cpuset", f"cpuset.{k}", v.strip(), f"cpu.{k}"))
-
-    v = _get(_obj(res, "pids"), "limit", "pids", "int64")
-    if v:
-        out.append(_w("pids", "pids.max", v2_limit(v), "pids.limit"))
+    out += _cpuset_and_pids_writes(cpu, res)
 
     blk = _obj(res, "blockIO")
     v = _get(blk, "weight", "blockIO", "uint16")
@@ -683,14 +689,7 @@ def v2_plan(res: object) -> list[Write]:
     for k in ("realtimeRuntime", "realtimePeriod"):
         if _get(cpu, k, "cpu", "int64" if k == "realtimeRuntime" else "uint64"):
             raise _err(f"cpu.{k}", "realtime scheduling limits are not supported with cgroup v2")
-    for k in ("cpus", "mems"):
-        v = _get(cpu, k, "cpu", "str")
-        if v:
-            out.append(_w("cpuset", f"cpuset.{k}", v.strip(), f"cpu.{k}"))
-
-    v = _get(_obj(res, "pids"), "limit", "pids", "int64")
-    if v:
-        out.append(_w("pids", "pids.max", v2_limit(v), "pids.limit"))
+    out += _cpuset_and_pids_writes(cpu, res)
 
     blk = _obj(res, "blockIO")
     v = _get(blk, "weight", "blockIO", "uint16")
