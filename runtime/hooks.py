@@ -5,7 +5,6 @@ createContainer in the container's namespaces before pivot_root (from the contai
 init), startContainer inside the container after start (by pyrunc-init, see
 encode_for_init), poststart after the program started and poststop after delete.
 """
-import os
 
 from runtime import jsonio
 from runtime.errors import RuntimeFailure
@@ -29,9 +28,7 @@ def run_one(hook, state_json, field):
         env[k] = v
     timeout = hook.get("timeout")
     try:
-        p = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL if os.environ.get("PYRUNC_HOOK_QUIET") else None,
-                             close_fds=True, cwd="/")
+        p = subprocess.Popen(args, executable=path, env=env, stdin=subprocess.PIPE, close_fds=True, cwd="/")
     except OSError as e:
         raise RuntimeFailure(f"{field}: {path}: {e.strerror}") from None
     try:

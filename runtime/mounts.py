@@ -346,15 +346,10 @@ def readonly_root():
 def mask_paths(paths):
     """linux.maskedPaths: /dev/null over files, an empty read-only tmpfs over directories."""
     for i, p in enumerate(paths or ()):
-        try:
-            is_dir = os.path.isdir(p) and not os.path.islink(p)
-            if is_dir:
-                mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
-            elif os.path.lexists(p):
-                mount("/dev/null", p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
-        except RuntimeFailure as e:
-            if "No such file" not in str(e):
-                raise
+        if os.path.isdir(p) and not os.path.islink(p):
+            mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
+        elif os.path.lexists(p):
+            mount("/dev/null", p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
 
 
 def readonly_paths(paths):
