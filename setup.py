@@ -4,10 +4,13 @@ import sys
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.build_ext import build_ext
 from distutils.command.build_scripts import build_scripts
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "native"))
 import build as native_build  # noqa: E402
+
+native_build.require_build_tools()
 
 
 class BuildPy(build_py):
@@ -18,26 +21,64 @@ class BuildPy(build_py):
         native_build.build_schema(pkg)
 
 
+class BuildExt(build_ext):
+    def run(self):
+        native_build.explain_failures(super().run)
+
+
+def _site_dirs():
+    """Where this interpreter installs packages (purelib, platlib): the directories
+    the installed command puts on sys.path without importing `site`.  Read from
+    sysconfig's default scheme, which is the environment's own (a venv's
+    site-packages; Debian's /usr/local/lib/pythonX.Y/dist-packages; upstream's
+    site-packages), plus, for a venv that sees the system's packages, those too."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    dirs = [paths["purelib"], paths["platlib"]]
+    if sys.prefix != sys.base_prefix:
+        cfg = os.path.join(sys.prefix, "pyvenv.cfg")
+        try:
+            with open(cfg) as f:
+                system = any(l.replace(" ", "").strip().lower() == "include-system-site-packages=true" for l in f)
+        except OSError:
+            system = False
+        if system:
+            import site
+
+            dirs += site.getsitepackages([sys.base_prefix])
+    out = []
+    for d in dirs:
+        if d not in out:
+            out.append(d)
+    return out
+
+
 class BuildScripts(build_scripts):
     """bin/pyrunc runs as `<this python> -IS`: no site, no .pth files on each call.
 
     setuptools and pip would rewrite a `#!python` line and drop the flags, so the
-    final line is written here, after their step."""
+    final line is written here, after their step, with the import directories of
+    the environment being installed into (bin/pyrunc's SITE_DIRS)."""
 
     def run(self):
         super().run()
         for name in os.listdir(self.build_dir):
             path = os.path.join(self.build_dir, name)
             with open(path, "rb") as f:
-                lines = f.read().split(b"\n", 1)
-            lines[0] = b"#!" + os.fsencode(sys.executable) + b" -IS"
+                text = f.read()
+            first, rest = text.split(b"\n", 1)
+            first = b"#!" + os.fsencode(sys.executable) + b" -IS"
+            marker = b"\nSITE_DIRS = []"
+            if marker in rest:
+                rest = rest.replace(marker, b"\nSITE_DIRS = " + repr(_site_dirs()).encode(), 1)
             with open(path, "wb") as f:
-                f.write(b"\n".join(lines))
+                f.write(first + b"\n" + rest)
             os.chmod(path, 0o755)
 
 
 setup(
     cffi_modules=["native/build_native.py:ffibuilder"],
     scripts=["bin/pyrunc"],
-    cmdclass={"build_py": BuildPy, "build_scripts": BuildScripts},
+    cmdclass={"build_py": BuildPy, "build_ext": BuildExt, "build_scripts": BuildScripts},
 )

@@ -16,8 +16,58 @@ import sysconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# What building pyrunc needs from the system, as (Debian package, file that proves it).
+BUILD_NEEDS = [
+    ("gcc", None),
+    ("libc6-dev", "/usr/include/stdio.h"),
+    ("python3-dev", None),
+    ("libseccomp-dev", "/usr/include/seccomp.h"),
+]
+MISSING_HINT = "pyrunc needs Debian packages to build: apt-get install gcc libc6-dev python3-dev libseccomp-dev"
+
+
+class BuildToolsMissing(SystemExit):
+    pass
+
+
+def _missing_build_tools():
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    missing = []
+    if not shutil.which(cc):
+        missing.append(f"a C compiler ({cc})")
+    for pkg, proof in BUILD_NEEDS:
+        if proof and not os.path.exists(proof):
+            missing.append(f"{pkg} ({proof})")
+    header = os.path.join(sysconfig.get_paths()["include"], "Python.h")
+    if not os.path.exists(header):
+        missing.append(f"the Python headers ({header}; Debian: python3-dev)")
+    return missing
+
+
+def require_build_tools():
+    """Fail the build with one line when a system package it needs is missing, instead
+    of a compiler traceback further down."""
+    missing = _missing_build_tools()
+    if missing:
+        raise BuildToolsMissing(f"error: missing {', '.join(missing)}. {MISSING_HINT}")
+
+
+def explain_failures(step):
+    """Run a compile step; a failure becomes one line naming what to install."""
+    try:
+        step()
+    except (subprocess.CalledProcessError, OSError, Exception) as e:
+        if isinstance(e, SystemExit):
+            raise
+        raise BuildToolsMissing(f"error: building pyrunc's C parts failed ({type(e).__name__}: "
+                                f"{str(e).splitlines()[0] if str(e) else ''}). {MISSING_HINT}") from None
+
 
 def build_init(pkg):
+    explain_failures(lambda: _build_init(pkg))
+
+
+def _build_init(pkg):
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
     out = os.path.join(pkg, "pyrunc-init")
     cmd = cc + ["-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror",

@@ -135,6 +135,14 @@ def _parse_flags(args, flags, opts, where, stop_at_positional):
 
 def parse(argv):
     opts = Options()
+    try:
+        return _parse(argv, opts)
+    except UsageError as e:
+        e.opts = opts  # the global flags read so far: --log gets the error too
+        raise
+
+
+def _parse(argv, opts):
     args = list(argv)
     rest = _parse_flags(args, GLOBAL_FLAGS, opts, "pyrunc", stop_at_positional=True)
     opts.command = rest[0] if rest else None
@@ -183,11 +191,23 @@ def help_text(command=None):
             f"commands:\n{cmds}\n\nglobal options:\n{_flag_help(GLOBAL_FLAGS)}\n")
 
 
+def command_module(name):
+    """runtime/commands/<name>.py: only the module of the command being run is imported."""
+    return __import__(f"runtime.commands.{name}", fromlist=["main"])
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts = parse(argv)
     except UsageError as e:
+        bad = getattr(e, "opts", None)
+        if getattr(bad, "log", None):  # engines show their users only the log
+            try:
+                log.setup(bad.log, getattr(bad, "log_format", "text"), False)
+                log.log("error", str(e))
+            except SystemExit:
+                pass
         sys.stderr.write(f"{e}\n")
         return 1
     if opts.version:
@@ -199,7 +219,7 @@ def main(argv=None):
     log.setup(opts.log, opts.log_format, opts.debug)
     opts.rootless = opts.rootless == "true"
     try:
-        return COMMANDS[opts.command](opts) or 0
+        return command_module(opts.command).main(opts) or 0
     except RuntimeFailure as e:
         for line in e.lines:
             log.error(line)
@@ -211,146 +231,3 @@ def main(argv=None):
             raise
         log.error(f"internal error: {type(e).__name__}: {e}")
         return 1
-
-
-def _json_out(obj, indent=2):
-    from runtime import jsonio
-
-    sys.stdout.write(jsonio.dumps(obj, indent=indent) + "\n")
-
-
-def cmd_create(opts):
-    from runtime import container
-
-    c, _ = container.create(opts)
-    c.close()
-
-
-def cmd_start(opts):
-    from runtime import container
-
-    container.start(opts)
-
-
-def cmd_run(opts):
-    from runtime import container
-
-    return container.run(opts)
-
-
-def cmd_state(opts):
-    from runtime import container
-
-    _json_out(container.state(opts))
-
-
-def cmd_kill(opts):
-    from runtime import container
-
-    container.kill(opts)
-
-
-def cmd_delete(opts):
-    from runtime import container
-
-    container.delete(opts)
-
-
-def cmd_list(opts):
-    from runtime import container
-
-    states = container.list_states(opts)
-    if opts.quiet:
-        for s in states:
-            print(s["id"])
-    elif opts.format == "json":
-        from runtime import jsonio
-
-        print(jsonio.dumps(states))
-    else:
-        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
-        widths = [max(12, max(len(r[i]) for r in rows) + 3) for i in range(5)]
-        for r in rows:
-            print("".join(r[i].ljust(widths[i]) for i in range(5)) + r[5])
-
-
-def cmd_ps(opts):
-    from runtime import container
-
-    pids = container.ps(opts)
-    if opts.format == "json":
-        from runtime import jsonio
-
-        print(jsonio.dumps(pids))
-        return
-    import subprocess
-
-    args = opts.rest or ["-ef"]
-    out = subprocess.run(["ps", *args], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeFailure(f"ps {' '.join(args)}: {out.stderr.strip()}")
-    lines = out.stdout.splitlines()
-    if not lines:
-        return
-    header = lines[0].split()
-    if "PID" not in header:
-        raise RuntimeFailure("ps: no PID column in the output")
-    col = header.index("PID")
-    print(lines[0])
-    want = set(pids)
-    for line in lines[1:]:
-        fields = line.split()
-        if len(fields) > col and fields[col].isdigit() and int(fields[col]) in want:
-            print(line)
-
-
-def cmd_pause(opts):
-    from runtime import container
-
-    container.pause(opts)
-
-
-def cmd_resume(opts):
-    from runtime import container
-
-    container.resume(opts)
-
-
-def cmd_features(opts):
-    from runtime import features
-
-    _json_out(features.document())
-
-
-def cmd_spec(opts):
-    import json
-
-    from runtime.specconf import default_spec
-
-    bundle = opts.bundle or "."
-    path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
-        raise RuntimeFailure("File config.json exists. Remove it first.")
-    try:
-        with open(path, "w") as f:
-            json.dump(default_spec(rootless=opts.rootless), f, indent="\t")
-            f.write("\n")
-    except OSError as e:
-        raise RuntimeFailure(f"{path}: {e.strerror}") from None
-
-
-def cmd_check(opts):
-    from runtime.check import check_bundle
-
-    problems = check_bundle(os.path.abspath(opts.bundle or "."))
-    if problems:
-        raise RuntimeFailure(problems[0], lines=problems)
-    print("ok: the bundle will run on this host")
-
-
-COMMANDS = {
-    "create": cmd_create, "start": cmd_start, "run": cmd_run, "state": cmd_state, "kill": cmd_kill,
-    "delete": cmd_delete, "list": cmd_list, "ps": cmd_ps, "pause": cmd_pause, "resume": cmd_resume,
-    "features": cmd_features, "spec": cmd_spec, "check": cmd_check,
-}

@@ -1,7 +1,7 @@
-"""The container lifecycle: create, start, run, state, kill, delete, list, pause, resume, ps.
-
-Each function takes an `Options`-like object from the CLI and either returns a value
-to print or raises RuntimeFailure with a one-line message.  A failed create leaves
+"""The container lifecycle that several commands share: load and check a bundle, create
+a container (cgroups, the init stages, the sealed waiter), start it, wait for it in the
+foreground, tear it down.  The commands themselves live in runtime/commands/, one module
+each; they raise RuntimeFailure with a one-line message.  A failed create leaves
 nothing behind: the init process is killed, the cgroups and the state dir removed.
 """
 import errno
@@ -9,7 +9,7 @@ import os
 import _signal as signal  # the C module: `signal` imports enum
 
 from runtime import jsonio, log
-from runtime.errors import ConfigError, NotFound, RuntimeFailure
+from runtime.errors import ConfigError, RuntimeFailure
 from runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, Container, Root, proc_start_time
 
 OCI_VERSION = "1.3.0"
@@ -112,7 +112,7 @@ def wait_dead(pid, start_time, timeout=10.0):
         os.close(pfd)
 
 
-def _write_pid_file(path, pid):
+def write_pid_file(path, pid):
     path = os.path.abspath(path)
     tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
     try:
@@ -123,7 +123,7 @@ def _write_pid_file(path, pid):
         raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
 
 
-def _cgroups(c):
+def cgroups_of(c):
     from runtime import cgroups
 
     d = c.data.get("cgroups")
@@ -180,10 +180,10 @@ def create(opts, *, for_run=False):
         c.data["status"] = CREATED
         c.save()
         if opts.pid_file:
-            _write_pid_file(opts.pid_file, c.pid)
+            write_pid_file(opts.pid_file, c.pid)
         return c, master
     except BaseException:
-        _teardown(c, mgr)
+        teardown(c, mgr)
         c.close()
         raise
 
@@ -321,12 +321,12 @@ def _reap(pid):
         pass
 
 
-def _teardown(c, mgr=None):
+def teardown(c, mgr=None):
     """Kill the container's processes and remove its cgroups and state: nothing is left."""
     pid, start = c.data.get("pid"), c.data.get("start_time")
     if mgr is None:
         try:
-            mgr = _cgroups(c)
+            mgr = cgroups_of(c)
         except Exception:
             mgr = None
     if mgr is not None:
@@ -367,12 +367,7 @@ def _safe_pids(mgr):
 
 # -- start / run ---------------------------------------------------------------------
 
-def start(opts):
-    with Container.load(Root(opts.root), opts.id) as c:
-        _start(c)
-
-
-def _start(c):
+def start_container(c):
     import select
 
     st = c.status()
@@ -421,37 +416,7 @@ def _start(c):
         raise
 
 
-def run(opts):
-    """create + start; unless detached, wait for the container and return its exit status."""
-    from runtime._native import lib
-
-    if not opts.detach:
-        lib.prctl(lib.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    c, master = create(opts, for_run=True)
-    try:
-        try:
-            _start(c)
-        except BaseException:
-            _teardown(c)
-            raise
-        if opts.detach:
-            if master is not None:
-                os.close(master)
-            return 0
-        pid = c.pid
-        c.close()
-        status = _wait_foreground(pid, master)
-        try:
-            with Container.load(Root(opts.root), opts.id) as c2:
-                _delete(c2, force=True)
-        except NotFound:
-            pass
-        return status
-    finally:
-        c.close()
-
-
-def _wait_foreground(pid, master):
+def wait_foreground(pid, master):
     """Forward signals to the container, pump the terminal, reap; return the exit status."""
     import select
 
@@ -529,120 +494,15 @@ def _drop_attach(attach):
     return None
 
 
-# -- state / list --------------------------------------------------------------------
+# -- delete --------------------------------------------------------------------------
 
-def state(opts):
-    with Container.load(Root(opts.root), opts.id, lock=False) as c:
-        return c.spec_state()
-
-
-def list_states(opts):
-    root = Root(opts.root)
-    out = []
-    for cid in root.ids():
-        try:
-            with Container.load(root, cid, lock=False) as c:
-                out.append(c.spec_state())
-        except RuntimeFailure:
-            continue
-    return out
-
-
-# -- kill / delete -------------------------------------------------------------------
-
-def parse_signal(s):
-    """TERM, SIGTERM, term or 15 -> 15 (runc accepts all of these)."""
-    if s is None:
-        return signal.SIGTERM
-    if s.isdigit():
-        n = int(s)
-        if n <= 0 or n >= signal.NSIG:
-            raise RuntimeFailure(f"invalid signal {s!r}")
-        return n
-    name = s.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    n = getattr(signal, name, None) if name.isalnum() and name != "SIG_DFL" else None
-    if not isinstance(n, int) or name in ("SIG_IGN", "SIG_DFL"):
-        raise RuntimeFailure(f"unknown signal {s!r}")
-    return n
-
-
-def kill(opts):
-    sig = parse_signal(opts.signal)
-    with Container.load(Root(opts.root), opts.id) as c:
-        st = c.status()
-        if st in (STOPPED, CREATING):
-            raise RuntimeFailure("container not running")
-        if opts.all:
-            mgr = _cgroups(c)
-            pids = mgr.pids() if mgr else [c.pid]
-            for p in pids:
-                try:
-                    os.kill(p, sig)
-                except ProcessLookupError:
-                    pass
-            if st == PAUSED and mgr is not None and sig == signal.SIGKILL:
-                mgr.thaw()  # frozen tasks die only once thawed
-            return
-        try:
-            os.kill(c.pid, sig)
-        except ProcessLookupError:
-            raise RuntimeFailure("container not running: no such process") from None
-
-
-def delete(opts):
-    try:
-        c = Container.load(Root(opts.root), opts.id)
-    except NotFound:
-        if opts.force:
-            return
-        raise
-    with c:
-        _delete(c, opts.force)
-
-
-def _delete(c, force):
+def delete_container(c, force):
     st = c.status()
     if st in (RUNNING, PAUSED) and not force:
         raise RuntimeFailure(f"cannot delete container {c.id} that is not stopped: {st}")
     state = c.spec_state()
-    _teardown(c)
+    teardown(c)
     from runtime import hooks
 
     state["status"] = STOPPED
     hooks.run_all_warn(c.data, "poststop", state, log.warn)
-
-
-# -- pause / resume / ps -------------------------------------------------------------
-
-def pause(opts):
-    with Container.load(Root(opts.root), opts.id) as c:
-        st = c.status()
-        if st != RUNNING and st != CREATED:
-            raise RuntimeFailure(f"cannot pause a container that is {st}" if st != PAUSED
-                                 else "container already paused")
-        _cgroups(c).freeze()
-        c.data["paused"] = True
-        c.save()
-
-
-def resume(opts):
-    with Container.load(Root(opts.root), opts.id) as c:
-        if c.status() != PAUSED:
-            raise RuntimeFailure("container not paused")
-        _cgroups(c).thaw()
-        c.data["paused"] = False
-        c.save()
-
-
-def ps(opts):
-    with Container.load(Root(opts.root), opts.id, lock=False) as c:
-        if c.status() in (STOPPED, CREATING):
-            return []
-        mgr = _cgroups(c)
-        return sorted(mgr.pids()) if mgr else [c.pid]
-
-
-__all__ = ["create", "start", "run", "state", "list_states", "kill", "delete", "pause", "resume", "ps",
-           "RUNNING", "NotFound"]

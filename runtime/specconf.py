@@ -75,7 +75,7 @@ def default_spec(rootless=False):
             "noNewPrivileges": True,
         },
         "root": {"path": "rootfs", "readonly": True},
-        "hostname": "runc",
+        "hostname": "pyrunc",
         "mounts": [
             _mount("/proc", "proc", "proc"),
             _mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
