@@ -31,11 +31,14 @@ def _site_dirs():
     the installed command puts on sys.path without importing `site`.  Read from
     sysconfig's default scheme, which is the environment's own (a venv's
     site-packages; Debian's /usr/local/lib/pythonX.Y/dist-packages; upstream's
-    site-packages), plus, for a venv that sees the system's packages, those too."""
+    site-packages), as paths relative to the parent of its scripts directory, so a
+    wheel built here and installed into another environment still finds its own
+    copy; plus, for a venv that sees the system's packages, those (absolute)."""
     import sysconfig
 
     paths = sysconfig.get_paths()
-    dirs = [paths["purelib"], paths["platlib"]]
+    base = os.path.dirname(paths["scripts"])
+    dirs = [os.path.relpath(paths[k], base) for k in ("purelib", "platlib")]
     if sys.prefix != sys.base_prefix:
         cfg = os.path.join(sys.prefix, "pyvenv.cfg")
         try:

@@ -9,8 +9,9 @@ die() { echo "scripts/setup.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (containers need it)"
 export DEBIAN_FRONTEND=noninteractive
 pkgs="gcc libc6-dev python3 python3-dev python3-venv libseccomp-dev busybox-static runc crun iproute2 procps"
+installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null | awk '$1 == "ii" {printf "%s ", $2}')"
 missing=""
-for p in $pkgs; do dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$missing $p"; done
+for p in $pkgs; do case "$installed" in *" $p "*) ;; *) missing="$missing $p" ;; esac; done
 if [ -n "$missing" ]; then
     echo "scripts/setup.sh: installing Debian packages:$missing"
     apt-get update -qq || die "apt-get update failed"
