@@ -59,14 +59,16 @@ def _enc(indent):
         {}, None, _json.encode_basestring_ascii, indent, ": " if indent else ": ", ", ", False, False, True)
 
 
-def dumps(obj, indent=None):
-    """Serialise obj as JSON; with indent, nested values are indented like json.dumps."""
+def dumps(obj, indent=None, compact=False):
+    """Serialise obj as JSON; with indent, nested values are indented like json.dumps;
+    compact: no spaces after ',' and ':' (what Go's encoding/json writes, so runc's)."""
     if _json is None:
         import json
 
-        return json.dumps(obj, indent=indent)
+        return json.dumps(obj, indent=indent, separators=(",", ":") if compact else None)
     if indent is None:
-        return "".join(_json.make_encoder({}, None, _json.encode_basestring_ascii, None, ": ", ", ",
+        return "".join(_json.make_encoder({}, None, _json.encode_basestring_ascii, None,
+                                          ":" if compact else ": ", "," if compact else ", ",
                                           False, False, True)(obj, 0))
     return _pretty(obj, " " * indent if isinstance(indent, int) else indent, 0)
 

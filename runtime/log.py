@@ -27,7 +27,7 @@ def now_rfc3339(ns=None):
 
 def _line(level, msg):
     if _state["json"]:
-        return jsonio.dumps({"level": level, "msg": msg, "time": now_rfc3339()}) + "\n"
+        return jsonio.dumps({"level": level, "msg": msg, "time": now_rfc3339()}, compact=True) + "\n"
     return f'time="{now_rfc3339()}" level={level} msg={jsonio.dumps(msg)}\n'
 
 

@@ -24,7 +24,8 @@ def main(opts):
         for s in states:
             w(s["id"] + "\n")
     elif opts.format == "json":
-        w(jsonio.dumps(states) + "\n")
+        # runc (Go's encoding/json): compact, and `null` when there is no container
+        w((jsonio.dumps(states, compact=True) if states else "null") + "\n")
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"]) for s in states]
