@@ -19,6 +19,7 @@ class BuildPy(build_py):
         pkg = os.path.join(self.build_lib, "runtime")
         native_build.build_init(pkg)
         native_build.build_schema(pkg)
+        native_build.build_info(pkg)
 
 
 class BuildExt(build_ext):

@@ -76,6 +76,17 @@ def _build_init(pkg):
     os.chmod(out, 0o755)
 
 
+def build_info(pkg):
+    """runtime/_buildinfo.py: the commit the package was built from (`pyrunc --version`)."""
+    try:
+        commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=12"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    with open(os.path.join(pkg, "_buildinfo.py"), "w") as f:
+        f.write(f"COMMIT = {commit or 'unknown'!r}\n")
+
+
 def build_schema(pkg):
     dest = os.path.join(pkg, "schema")
     os.makedirs(dest, exist_ok=True)
@@ -99,3 +110,4 @@ if __name__ == "__main__":
     build_native_inplace(pkg)
     build_init(pkg)
     build_schema(pkg)
+    build_info(pkg)

@@ -64,15 +64,57 @@ COMMAND_TABLE = {
         (("-b", "--bundle"), True, None, "the bundle directory (default: the current one)"),
         (("--rootless",), False, False, "a config for a rootless container"),
     ], [], False),
+    "checkpoint": ("checkpoint a running container (not supported: pyrunc has no CRIU support)", [
+        (("--image-path",), True, None, "path for saving criu image files"),
+        (("--work-path",), True, None, "path for saving work files and logs"),
+        (("--parent-path",), True, None, "path for previous criu image files in pre-dump"),
+        (("--leave-running",), False, False, "leave the process running after checkpointing"),
+        (("--tcp-established",), False, False, "allow open tcp connections"),
+        (("--ext-unix-sk",), False, False, "allow external unix sockets"),
+        (("--shell-job",), False, False, "allow shell jobs"),
+        (("--lazy-pages",), False, False, "use userfaultfd to lazily restore memory pages"),
+        (("--status-fd",), True, None, "criu writes \\0 to this FD once lazy-pages is ready"),
+        (("--page-server",), True, None, "ADDRESS:PORT of the page server"),
+        (("--file-locks",), False, False, "handle file locks, for safety"),
+        (("--pre-dump",), False, False, "dump the container's memory only, leave it running"),
+        (("--manage-cgroups-mode",), True, None, "cgroups mode: soft, full, strict or ignore"),
+        (("--empty-ns",), True, None, "create a namespace, but do not restore its properties"),
+        (("--auto-dedup",), False, False, "enable auto deduplication of memory images"),
+    ], [(ID, True)], False),
+    "restore": ("restore a container from a checkpoint (not supported: pyrunc has no CRIU support)", [
+        (("--console-socket",), True, None, "AF_UNIX socket that receives the pty master"),
+        (("--image-path",), True, None, "path to criu image files for restoring"),
+        (("--work-path",), True, None, "path for saving work files and logs"),
+        (("--tcp-established",), False, False, "allow open tcp connections"),
+        (("--ext-unix-sk",), False, False, "allow external unix sockets"),
+        (("--shell-job",), False, False, "allow shell jobs"),
+        (("--file-locks",), False, False, "handle file locks, for safety"),
+        (("--manage-cgroups-mode",), True, None, "cgroups mode: soft, full, strict or ignore"),
+        (("-b", "--bundle"), True, None, "path to the bundle (default: the current directory)"),
+        (("-d", "--detach"), False, False, "detach from the container's process"),
+        (("--pid-file",), True, None, "write the container's pid to this file"),
+        (("--no-subreaper",), False, False, "disable the use of the subreaper"),
+        (("--no-pivot",), False, False, "do not use pivot_root"),
+        (("--empty-ns",), True, None, "create a namespace, but do not restore its properties"),
+        (("--auto-dedup",), False, False, "enable auto deduplication of memory images"),
+        (("--lazy-pages",), False, False, "use userfaultfd to lazily restore memory pages"),
+        (("--lsm-profile",), True, None, "the LSM profile of the restored container"),
+        (("--lsm-mount-context",), True, None, "the LSM mount context of the restored container"),
+    ], [(ID, True)], False),
     "check": ("check a bundle: schema and host-fit problems, all at once (not in runc)", [
         (("-b", "--bundle"), True, None, "the bundle directory (default: the current one)"),
     ], [], False),
 }
+# Commands that exist (runc's flags) but always fail: `-h` shows them and exits 1.
+NOT_SUPPORTED = {"checkpoint": "checkpoint/restore is not supported by pyrunc",
+                 "restore": "checkpoint/restore is not supported by pyrunc"}
 _CHOICES = {"log_format": ("text", "json"), "format": ("table", "json")}
 
 
 class UsageError(Exception):
-    pass
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
 
 
 class Options:
@@ -148,8 +190,14 @@ def _parse(argv, opts):
     opts.command = rest[0] if rest else None
     if opts.command is None or opts.help or opts.version:
         return opts
+    if opts.command in ("help", "h"):  # urfave/cli's help command: `help [COMMAND]`
+        topic = rest[1] if len(rest) > 1 else None
+        if topic is not None and topic not in COMMAND_TABLE and topic not in ("help", "h"):
+            raise UsageError(f"No help topic for '{topic}'", status=3)
+        opts.command, opts.help = (topic if topic not in ("help", "h") else None), True
+        return opts
     if opts.command not in COMMAND_TABLE:
-        raise UsageError(f"pyrunc: no such command: {opts.command}")
+        raise UsageError(f"No help topic for '{opts.command}'", status=3)
     _, flags, posargs, takes_rest = COMMAND_TABLE[opts.command]
     where = f"pyrunc {opts.command}"
     pos = _parse_flags(rest[1:], flags + _HELP, opts, where, stop_at_positional=takes_rest)
@@ -170,25 +218,56 @@ def _parse(argv, opts):
 
 def _flag_help(flags):
     lines = []
+    rows = []
     for names, takes, default, text in flags:
-        label = ", ".join(names) + (" value" if takes else "")
-        dflt = f' (default: "{default}")' if takes and default not in (None, 0) else ""
-        lines.append(f"   {label:<28} {text}{dflt}")
+        longs = [n for n in names if n.startswith("--")] + [n for n in names if not n.startswith("--")]
+        label = ", ".join(n + (" value" if takes else "") for n in longs)
+        dflt = f' (default: "{default}")' if takes and isinstance(default, str) and default else (
+            f" (default: {default})" if takes and isinstance(default, int) and not isinstance(default, bool) else "")
+        rows.append((label, text + dflt))
+    width = max((len(r[0]) for r in rows), default=0) + 2
+    for label, text in rows:
+        lines.append(f"   {label:<{width}}{text}")
     return "\n".join(lines)
 
 
+def _usage_args(posargs, takes_rest):
+    words = [f"<{n}>" if req else f"[{n}]" for n, req in posargs]
+    return " ".join(words + (["[ps options]"] if takes_rest else []))
+
+
+def version_text():
+    try:
+        from runtime import _buildinfo
+
+        commit = _buildinfo.COMMIT
+    except ImportError:
+        commit = "unknown"
+    return (f"pyrunc version {VERSION}\ncommit: {commit}\nspec: {SPEC_VERSION}\n"
+            f"python: {sys.version.split()[0]}\n")
+
+
 def help_text(command=None):
+    """urfave/cli's help layout, as runc prints it (NAME:, USAGE:, ...)."""
     if command in COMMAND_TABLE:
         summary, flags, posargs, takes_rest = COMMAND_TABLE[command]
-        args = " ".join(n if req else f"[{n}]" for n, req in posargs) + (" [ps options]" if takes_rest else "")
-        return (f"pyrunc {command} - {summary}\n\nusage: pyrunc [global options] {command} "
-                f"[command options] {args}\n\noptions:\n{_flag_help(flags + _HELP)}\n")
-    cmds = "\n".join(f"   {n:<10} {v[0]}" for n, v in COMMAND_TABLE.items())
-    return (f"pyrunc - an OCI runtime-spec {SPEC_VERSION} container runtime, a drop-in replacement for runc\n\n"
-            "usage: pyrunc [global options] command [command options] [arguments...]\n\n"
-            "A container is created from a bundle: a directory holding config.json and the root\n"
-            "filesystem it names. `pyrunc spec` writes a default config.json.\n\n"
-            f"commands:\n{cmds}\n\nglobal options:\n{_flag_help(GLOBAL_FLAGS)}\n")
+        opts = _flag_help(flags + _HELP)
+        return (f"NAME:\n   pyrunc {command} - {summary}\n\nUSAGE:\n   pyrunc {command} [command options] "
+                f"{_usage_args(posargs, takes_rest)}".rstrip() + f"\n\nOPTIONS:\n{opts}\n")
+    names = list(COMMAND_TABLE) + ["help, h"]
+    width = max(len(n) for n in names) + 2
+    cmds = "\n".join(f"   {n:<{width}}{COMMAND_TABLE[n][0]}" for n in COMMAND_TABLE)
+    cmds += f"\n   {'help, h':<{width}}Shows a list of commands or help for one command"
+    version = version_text().split("\n", 1)[0][len("pyrunc version "):]
+    rest = version_text().split("\n", 1)[1]
+    return ("NAME:\n   pyrunc - Open Container Initiative runtime, in Python\n\n"
+            f"pyrunc is an OCI runtime-spec {SPEC_VERSION} container runtime, a drop-in replacement for runc\n"
+            "with runc's commands and flags. Containers are made from bundles: a directory holding a\n"
+            "config.json and the root filesystem it names (`pyrunc spec` writes a default config.json).\n\n"
+            "To start a new instance of a container:\n\n    # pyrunc run [ -b bundle ] <container-id>\n\n"
+            "USAGE:\n   pyrunc [global options] command [command options] [arguments...]\n\n"
+            f"VERSION:\n   {version}\n{rest}\n"
+            f"COMMANDS:\n{cmds}\n\nGLOBAL OPTIONS:\n{_flag_help(GLOBAL_FLAGS)}\n")
 
 
 def command_module(name):
@@ -209,12 +288,17 @@ def main(argv=None):
             except SystemExit:
                 pass
         sys.stderr.write(f"{e}\n")
-        return 1
+        return e.status
     if opts.version:
-        sys.stdout.write(f"pyrunc version {VERSION}\nspec: {SPEC_VERSION}\npython: {sys.version.split()[0]}\n")
+        sys.stdout.write(version_text())
         return 0
     if opts.help or not opts.command:
         sys.stdout.write(help_text(opts.command))
+        if opts.command in NOT_SUPPORTED:
+            # Engines probe `checkpoint --help`: its exit status is the answer (Podman then
+            # reports "configured runtime does not support checkpoint/restore").
+            sys.stderr.write(f"pyrunc: {NOT_SUPPORTED[opts.command]}\n")
+            return 1
         return 0
     log.setup(opts.log, opts.log_format, opts.debug)
     opts.rootless = opts.rootless == "true"

@@ -79,6 +79,45 @@ def test_help_and_version(rt):
     assert "spec: 1." in r.out
 
 
+@pytest.mark.pyrunc_only
+def test_help_and_version_shapes(rt):
+    """runc's (urfave/cli) shapes, which people's scripts and eyes expect."""
+    r = rt.cmd("-h", root=False)
+    assert r.rc == 0, r
+    heads = [l for l in r.out.splitlines() if l and not l.startswith(" ") and l.endswith(":")]
+    assert r.out.startswith("NAME:\n   pyrunc - ")
+    assert heads[:1] == ["NAME:"] and "USAGE:" in heads and "COMMANDS:" in heads and "GLOBAL OPTIONS:" in heads
+    assert heads.index("USAGE:") < heads.index("COMMANDS:") < heads.index("GLOBAL OPTIONS:")
+    commands = r.out.split("COMMANDS:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    names = [c.split()[0].rstrip(",") for c in commands]
+    for name in ("create", "start", "run", "state", "kill", "delete", "list", "ps", "pause", "resume",
+                 "spec", "features", "help"):
+        assert name in names, (name, names)
+    for name in names:
+        if name == "help":
+            continue
+        h = rt.cmd(name, "-h", root=False)
+        # checkpoint/restore: help, and exit 1 (what engines probe to learn it is unsupported)
+        assert h.rc == (1 if name in ("checkpoint", "restore") else 0), h
+        assert h.out.startswith(f"NAME:\n   pyrunc {name} - "), h.out
+        assert "\nUSAGE:\n   pyrunc " + name in h.out and "\nOPTIONS:\n" in h.out, h.out
+        assert rt.cmd("help", name, root=False).out == h.out
+    v = rt.cmd("--version", root=False)
+    assert v.rc == 0, v
+    lines = v.out.splitlines()
+    assert lines[0].startswith("pyrunc version ") and lines[1].startswith("commit: ") and "spec: 1.3.0" in lines
+
+
+@pytest.mark.pyrunc_only
+@pytest.mark.parametrize("argv", [("help", "foo"), ("foo", "-h"), ("foo",), ("h", "foo")])
+def test_unknown_command_has_no_help_topic(rt, argv, tdir):
+    log = os.path.join(tdir, "runtime.log")
+    r = rt.cmd(*argv, root=False, global_args=["--log", log, "--log-format", "json"])
+    assert r.rc == 3, r
+    assert r.err.strip() == "No help topic for 'foo'", r
+    assert _log_lines(log)[-1]["msg"] == "No help topic for 'foo'"
+
+
 def test_root_isolates_containers(rt, cid, make_bundle, tdir):
     assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
     other = os.path.join(tdir, "other-root")
