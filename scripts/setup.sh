@@ -9,7 +9,7 @@ die() { echo "scripts/setup.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (containers need it)"
 export DEBIAN_FRONTEND=noninteractive
 pkgs="gcc libc6-dev python3 python3-dev python3-venv libseccomp-dev busybox-static runc crun iproute2 procps"
-installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null | awk '$1 == "ii" {printf "%s ", $2}')"
+installed=" $( (dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null || true) | awk '$1 == "ii" {printf "%s ", $2}')"
 missing=""
 for p in $pkgs; do case "$installed" in *" $p "*) ;; *) missing="$missing $p" ;; esac; done
 if [ -n "$missing" ]; then
