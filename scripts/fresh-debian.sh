@@ -24,6 +24,11 @@ R="$D/root"
 rm -rf "$R/repo"
 git clone -q "$(pwd)" "$R/repo"
 cp /etc/resolv.conf "$R/etc/resolv.conf"
+# Where this host's network intercepts TLS, pip in the new system needs the host's CAs.
+cabundle=""
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    cp /etc/ssl/certs/ca-certificates.crt "$R/etc/host-ca-bundle.crt"; cabundle=/etc/host-ca-bundle.crt
+fi
 case "$what" in
     demo) cmd="scripts/demo.sh" ;;
     test) cmd="scripts/test.sh" ;;
@@ -44,5 +49,5 @@ exec unshare --mount --propagation private --pid --fork /bin/bash -c '
     pivot_root . .oldroot
     umount -l /.oldroot
     exec /usr/sbin/chroot / /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb \
-        /bin/bash -c "cd /repo && $cmd"
-' fresh "$R" "$cmd"
+        ${3:+PIP_CERT=$3} /bin/bash -c "cd /repo && $cmd"
+' fresh "$R" "$cmd" "$cabundle"
