@@ -789,8 +789,12 @@ def _(c: Ctx):
         check(isinstance(st, dict), f"{name}: no state on stdin")
         eq(st.get("id"), cid, f"{name} id")
         eq(st.get("bundle"), b.path, f"{name} bundle")
-    eq(entries["createRuntime"].get("status"), "creating",
-       "createRuntime status")
+    # prestart/createRuntime/createContainer are lifecycle steps 3-5, after
+    # step 2 whose end is `created` (runtime.md, State)
+    for name in ("prestart", "createRuntime", "createContainer"):
+        eq(entries[name].get("status"), "created", f"{name} status")
+    eq(entries["startContainer"].get("status"), "created",
+       "startContainer status")
     eq(entries["createRuntime"].get("pid"), pid, "createRuntime pid")
     eq(entries["poststop"].get("status"), "stopped", "poststop status")
 

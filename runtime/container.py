@@ -250,7 +250,9 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
                 _reap(pid1)
                 pid1 = None
             elif kind == "hooks":
-                state = spec_state(c, CREATING, c.pid)
+                # prestart, createRuntime and createContainer are lifecycle steps 3-5,
+                # after step 2 whose end the spec calls `created` (runc 1.1 says creating).
+                state = spec_state(c, CREATED, c.pid)
                 hooks.run(config, "prestart", state)
                 hooks.run(config, "createRuntime", state)
                 created = dict(state, status=CREATED)
