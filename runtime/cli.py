@@ -275,15 +275,37 @@ def command_module(name):
     return __import__(f"runtime.commands.{name}", fromlist=["main"])
 
 
+def _log_target(argv, parsed):
+    """--log and --log-format for a usage error: those parsed, or found among the global
+    flags after the word that stopped the parser (`--bad --log F` still logs to F)."""
+    path, fmt = getattr(parsed, "log", None), getattr(parsed, "log_format", None)
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--" or a in COMMAND_TABLE:
+            break
+        name, eq, value = a.partition("=")
+        if name.lstrip("-") in ("log", "log-format") and name.startswith("-"):
+            if not eq:
+                if not args:
+                    break
+                value = args.pop(0)
+            if name.endswith("format"):
+                fmt = value if value in _CHOICES["log_format"] else fmt
+            else:
+                path = value
+    return path, fmt if fmt in _CHOICES["log_format"] else "text"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts = parse(argv)
     except UsageError as e:
-        bad = getattr(e, "opts", None)
-        if getattr(bad, "log", None):  # engines show their users only the log
+        path, fmt = _log_target(argv, getattr(e, "opts", None))
+        if path:  # engines show their users only the log
             try:
-                log.setup(bad.log, getattr(bad, "log_format", "text"), False)
+                log.setup(path, fmt, False)
                 log.log("error", str(e))
             except SystemExit:
                 pass

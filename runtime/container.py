@@ -35,8 +35,25 @@ def load_config(bundle):
 
     problems = validate_config(config)
     if problems:
+        problems = [name_mount(config, p) for p in problems]
         raise ConfigError(problems[0], lines=problems)
     return config
+
+
+def name_mount(config, problem):
+    """'mounts[3].options: ...' -> 'mounts[3] (/data).options: ...': an engine's user
+    knows a mount by its destination, never by its index in config.json."""
+    if not problem.startswith("mounts["):
+        return problem
+    idx, sep, rest = problem[len("mounts["):].partition("]")
+    mounts = config.get("mounts")
+    if not sep or not idx.isdigit() or not isinstance(mounts, list) or int(idx) >= len(mounts):
+        return problem
+    m = mounts[int(idx)]
+    dest = m.get("destination") if isinstance(m, dict) else None
+    if not isinstance(dest, str) or not dest:
+        return problem
+    return f"mounts[{idx}] ({dest}){rest}"
 
 
 def rootfs_of(config, bundle):

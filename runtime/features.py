@@ -13,7 +13,7 @@ def document():
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.3.0",
         "hooks": list(hooks.KINDS),
-        "mountOptions": sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION)),
+        "mountOptions": sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | {"tmpcopyup"}),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": capabilities.NAMES[: capabilities.last_cap() + 1],

@@ -49,9 +49,12 @@ class Options:
         self.flags = 0
         self.clear = 0
         self.propagation = []
+        self.copyup = False
         data = []
         for opt in options or ():
-            if opt in FLAGS:
+            if opt == "tmpcopyup":  # runc's extension: tmpfs starts with the image's content
+                self.copyup = True
+            elif opt in FLAGS:
                 clear, flag = FLAGS[opt]
                 if clear:
                     self.flags &= ~flag
@@ -63,8 +66,7 @@ class Options:
                 self.propagation.append(PROPAGATION[opt])
             elif opt in ("rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
                          "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
-                         "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap",
-                         "tmpcopyup"):
+                         "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap"):
                 raise RuntimeFailure(f"{field}.options: {opt!r} is not supported yet")
             else:
                 data.append(opt)
@@ -167,10 +169,11 @@ def prepare_root(rootfs, propagation):
 
 def do_mount(root_fd, m, i, bundle, cgroup_ns):
     """Mount one entry of config mounts[] under the rootfs."""
-    field = f"mounts[{i}]"
     dest = m["destination"]
     if not dest.startswith("/"):
         dest = "/" + dest  # the spec's older relative destinations are relative to /
+    idx = f"mounts[{i}]"
+    field = f"{idx} ({dest})"  # engines' users know the destination, not the index
     opts = Options(m.get("options"), field)
     fstype = m.get("type") or None
     source = m.get("source")
@@ -193,9 +196,9 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
     else:
         kind = "dir"
     try:
-        fd = open_in_root(root_fd, dest, kind, f"{field}.destination")
+        fd = open_in_root(root_fd, dest, kind, f"{idx}.destination")
     except OSError as e:
-        raise RuntimeFailure(f"{field}.destination {dest}: {e.strerror}") from None
+        raise RuntimeFailure(f"{idx}.destination {dest}: {e.strerror}") from None
     try:
         target = fd_path(fd)
         if opts.bind:
@@ -204,20 +207,109 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
             if extra:
                 # Re-resolve: the bind has put a new mount on top of the fd's dentry.
                 os.close(fd)
-                fd = open_in_root(root_fd, dest, None, f"{field}.destination")
+                fd = open_in_root(root_fd, dest, None, f"{idx}.destination")
                 target = fd_path(fd)
                 flags = MS.BIND | MS.REMOUNT | extra | (locked_flags(target) & ~opts.clear)
                 mount(None, target, None, flags, what=f"{field}: remount {dest} with {m.get('options')}")
+        elif opts.copyup and fstype == "tmpfs":
+            _tmpfs_copyup(root_fd, fd, dest, opts, field)
         else:
             mount(source or fstype or "none", target, fstype, opts.flags, opts.data,
                   what=f"{field}: mount {fstype} on {dest}")
         if opts.propagation:
             os.close(fd)
-            fd = open_in_root(root_fd, dest, None, f"{field}.destination")
+            fd = open_in_root(root_fd, dest, None, f"{idx}.destination")
             for p in opts.propagation:
                 mount(None, fd_path(fd), None, p, what=f"{field}: set propagation of {dest}")
     finally:
         os.close(fd)
+
+
+def _tmpfs_copyup(root_fd, fd, dest, opts, field):
+    """tmpcopyup: a tmpfs on dest that starts with what the image has there.
+
+    The image's directory is opened before the tmpfs hides it; the open fd still reads
+    the directory underneath, so the copy needs no temporary mount point, and every step
+    is relative to a verified fd with no symlink followed.
+    """
+    try:
+        src = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)  # the resolved dest
+    except OSError as e:
+        raise RuntimeFailure(f"{field}: tmpcopyup: open {dest}: {e.strerror}") from None
+    try:
+        data = opts.data
+        if not any(o.startswith("mode=") for o in data.split(",")):  # as runc: keep the dir's mode
+            data = ",".join(filter(None, [data, "mode=%o" % (os.fstat(src).st_mode & 0o7777)]))
+        mount("tmpfs", fd_path(fd), "tmpfs", opts.flags, data, what=f"{field}: mount tmpfs on {dest}")
+        try:
+            dst = openat2(root_fd, dest.strip("/") or ".", os.O_RDONLY | os.O_DIRECTORY)  # the new tmpfs
+        except OSError as e:
+            raise RuntimeFailure(f"{field}: tmpcopyup: open the new tmpfs: {e.strerror}") from None
+        try:
+            _copy_tree(src, dst, dest)
+        except OSError as e:
+            where = e.filename if isinstance(e.filename, str) else dest
+            raise RuntimeFailure(f"{field}: tmpcopyup: copy {where}: {e.strerror}") from None
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_tree(src, dst, path):
+    """Copy the entries of directory fd src into directory fd dst, keeping type, mode,
+    owner and times; symlinks are copied as links, never followed."""
+    import stat as S
+
+    nofollow = os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.scandir(src) as it:
+        entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+    for name, st in entries:
+        where = f"{path.rstrip('/')}/{name}"
+        mode = st.st_mode
+        try:
+            if S.S_ISDIR(mode):
+                os.mkdir(name, 0o700, dir_fd=dst)
+                s2 = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=src)
+                try:
+                    d2 = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=dst)
+                    try:
+                        _copy_tree(s2, d2, where)
+                    finally:
+                        os.close(d2)
+                finally:
+                    os.close(s2)
+            elif S.S_ISREG(mode):
+                fin = os.open(name, os.O_RDONLY | nofollow, dir_fd=src)
+                try:
+                    fout = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o600, dir_fd=dst)
+                    try:
+                        left = st.st_size
+                        while left > 0:
+                            n = os.sendfile(fout, fin, None, min(left, 1 << 30))
+                            if n == 0:
+                                break
+                            left -= n
+                    finally:
+                        os.close(fout)
+                finally:
+                    os.close(fin)
+            elif S.S_ISLNK(mode):
+                os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+            else:  # devices, fifos, sockets: the node itself
+                os.mknod(name, mode, st.st_rdev, dir_fd=dst)
+        except OSError as e:
+            e.filename = where
+            raise
+        try:
+            os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+        except OSError as e:  # an owner the container's user namespace does not map
+            if e.errno not in (22, 1):  # EINVAL, EPERM
+                e.filename = where
+                raise
+        if not S.S_ISLNK(mode):
+            os.chmod(name, S.S_IMODE(mode), dir_fd=dst)
+        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False)
 
 
 def _cgroup_hierarchies():

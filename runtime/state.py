@@ -6,6 +6,13 @@
 Every operation on a container holds an exclusive flock on its directory, so two
 concurrent calls on one id cannot interleave.  state.json is written atomically
 (write to a temporary file, rename).
+
+--root may be shared with another runtime (containerd's shim passes the same root to
+whichever binary it runs).  pyrunc's directories carry the sticky bit from the mkdir
+that makes them (mode 01700, set atomically, which umask cannot clear); a directory
+without it was not written by pyrunc and is never read, listed or deleted: for pyrunc
+that container does not exist.  A directory of ours is ours from its first instant, so
+even one left empty by a kill -9 is removed by the next `delete --force`.
 """
 import errno
 import fcntl
@@ -19,6 +26,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 # Statuses of the runtime-spec, plus runc's "paused".
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
+DIR_MODE = 0o1700  # S_ISVTX marks pyrunc's state directories
 
 
 def check_id(cid):
@@ -89,7 +97,7 @@ class Container:
         root.ensure()
         d = root.dir_of(cid)
         try:
-            os.mkdir(d, 0o700)
+            os.mkdir(d, DIR_MODE)
         except FileExistsError:
             raise RuntimeFailure(f"container with id {cid} already exists") from None
         except OSError as e:
@@ -103,11 +111,16 @@ class Container:
         """Open and lock an existing container; NotFound if it does not exist."""
         d = root.dir_of(cid)
         try:
-            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"container {cid} does not exist") from None
         except OSError as e:
+            if e.errno == errno.ELOOP:  # a symlink: not a directory pyrunc made
+                raise NotFound(f"container {cid} does not exist") from None
             raise RuntimeFailure(f"open state of {cid}: {e.strerror}") from None
+        if not os.fstat(fd).st_mode & 0o1000:  # another runtime's: not touched, not locked
+            os.close(fd)
+            raise NotFound(f"container {cid} does not exist")
         if lock:
             fcntl.flock(fd, fcntl.LOCK_EX)
         # Deleted while we waited for the lock?
