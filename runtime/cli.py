@@ -33,6 +33,27 @@ _CREATE = [
     (("--preserve-fds",), True, 0, "pass N more fds (3..3+N-1) to the container"),
 ]
 _HELP = [(("-h", "--help"), False, False, "show help")]
+_UPDATE = [  # runc's update flags; they may also follow the container id
+    (("-r", "--resources"), True, None, "path to a file with a LinuxResources JSON object, or '-' for the "
+     "standard input (unchanged values can be omitted or 0); all other flags are then ignored"),
+    (("--blkio-weight",), True, 0, "specifies per cgroup weight, range is from 10 to 1000"),
+    (("--cpu-period",), True, None, "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"),
+    (("--cpu-quota",), True, None, "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"),
+    (("--cpu-share", "--cpu-shares"), True, None, "CPU shares (relative weight vs. other containers)"),
+    (("--cpu-rt-period",), True, None, "CPU realtime period to be used for hardcapping (in usecs). 0 to use "
+     "system default"),
+    (("--cpu-rt-runtime",), True, None, "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"),
+    (("--cpuset-cpus",), True, None, "CPU(s) to use"),
+    (("--cpuset-mems",), True, None, "memory node(s) to use"),
+    (("--kernel-memory",), True, None, "kernel memory limit (ignored, as by runc: the kernel no longer has one)"),
+    (("--kernel-memory-tcp",), True, None, "kernel memory limit for TCP buffers (in bytes)"),
+    (("--memory",), True, None, "memory limit (in bytes; k, m, g suffixes; -1 for unlimited)"),
+    (("--memory-reservation",), True, None, "memory reservation or soft_limit (in bytes)"),
+    (("--memory-swap",), True, None, "total memory usage (memory + swap); set '-1' to enable unlimited swap"),
+    (("--pids-limit",), True, 0, "maximum number of pids allowed in the container (-1: unlimited)"),
+    (("--l3-cache-schema",), True, None, "Intel RDT/CAT L3 cache schema (not supported by pyrunc)"),
+    (("--mem-bw-schema",), True, None, "Intel RDT/MBA memory bandwidth schema (not supported by pyrunc)"),
+]
 ID = "container-id"
 #   command: (summary, flags, positional arguments (name, required), takes the rest)
 COMMAND_TABLE = {
@@ -59,6 +80,11 @@ COMMAND_TABLE = {
     ], [(ID, True)], True),
     "pause": ("freeze every process of a container", [], [(ID, True)], False),
     "resume": ("thaw a paused container", [], [(ID, True)], False),
+    "update": ("update container resource constraints (flags, or a LinuxResources JSON)", _UPDATE, [(ID, True)], False),
+    "events": ("display container events: OOM notifications and cpu, memory, IO and pids statistics", [
+        (("--interval",), True, "5s", "set the stats collection interval"),
+        (("--stats",), False, False, "display the container's stats then exit"),
+    ], [(ID, True)], False),
     "features": ("print the runtime-spec features document of pyrunc", [], [], False),
     "spec": ("write a default config.json into a bundle", [
         (("-b", "--bundle"), True, None, "the bundle directory (default: the current one)"),

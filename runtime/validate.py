@@ -27,6 +27,7 @@ import os
 __all__ = [
     "validate_config",
     "validate_state",
+    "resources_errors",
     "schema_errors",
     "semantic_errors",
     "merged_schema",
@@ -63,6 +64,21 @@ def validate_state(state):
     """Return every problem in a container state document (runtime.md
     "State"), one line each; ``[]`` when valid."""
     return _schema_check("state", state)
+
+
+def resources_errors(resources):
+    """Every schema problem in a LinuxResources object (``update
+    --resources``), checked against the schema's ``linux.resources``
+    definition; paths are relative to the object (``memory.limit: ...``)."""
+    doc = {"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "linux": {"resources": resources}}
+    out = []
+    for line in _schema_check("config", doc):
+        if line.startswith("linux.resources."):
+            line = line[len("linux.resources."):]
+        elif line.startswith("linux.resources:"):
+            line = "resources" + line[len("linux.resources"):]
+        out.append(line)
+    return out
 
 
 def schema_dir():

@@ -316,6 +316,15 @@ def read_kv(path: str) -> dict:
     return out
 
 
+def _previous(path: str) -> str | None:
+    """A control file's value, to restore it with one write (None if it cannot be)."""
+    try:
+        s = read_file(path).strip()
+    except OSError:
+        return None
+    return s if s and "\n" not in s else None
+
+
 def _procs(directory: str) -> list[int]:
     try:
         text = read_file(os.path.join(directory, "cgroup.procs"))
@@ -542,6 +551,7 @@ class Manager:
     def _do_write(self, w, d: str) -> OSError | None:
         for file, value in w.choices:
             p = os.path.join(d, file)
+            old = _previous(p) if self._rollback is not None else None
             try:
                 write_file(p, value)
             except FileNotFoundError:
@@ -552,6 +562,8 @@ class Manager:
                 e.filename = p
                 e.cg_value = value
                 return e
+            if old is not None:
+                self._rollback.append((p, old))
             if w.readback:
                 got = read_file(p).strip()
                 if got != value:
@@ -564,6 +576,10 @@ class Manager:
 
     @staticmethod
     def _raise_write(w, d: str, err: OSError):
+        if err.errno == errno.EBUSY and w.field == "memory.limit":
+            usage = read_int(os.path.join(d, "memory.usage_in_bytes"))
+            raise CgroupError(f"linux.resources.memory.limit: cannot lower the limit to {err.cg_value} bytes: "
+                              f"the container uses {usage} bytes that the kernel could not reclaim") from None
         raise CgroupError(
             f"linux.resources.{w.field}: writing {getattr(err, 'cg_value', '?')!r} to "
             f"{err.filename or d}: {err.strerror}"
@@ -571,6 +587,35 @@ class Manager:
 
     def set(self, resources: dict | None) -> None:
         raise NotImplementedError
+
+    _rollback = None  # during update(): (file, previous value) of each write made so far
+
+    def update(self, resources: dict) -> None:
+        """Apply a partial ``linux.resources`` change to the live cgroups
+        (``pyrunc update``; ``resources.update_subset`` output: what is absent
+        stays as it is).  Host-specific checks run first; if a write still
+        fails, every file already written is restored, newest first, so no
+        half-applied change is left behind."""
+        resources = self._prepare_update(resources)
+        self._rollback = []
+        try:
+            self.set(resources)
+        except CgroupError as e:
+            failed = []
+            for path, old in reversed(self._rollback):
+                try:
+                    write_file(path, old)
+                except OSError as err:
+                    failed.append(f"{path}: {err.strerror}")
+            if failed:
+                raise CgroupError(f"{e} (restoring the previous value failed: {'; '.join(failed)})") from None
+            raise
+        finally:
+            self._rollback = None
+
+    def _prepare_update(self, resources: dict) -> dict:
+        """Checks and completions that need the live values (v1/v2 specific)."""
+        return resources
 
     # -- state -------------------------------------------------------------
 

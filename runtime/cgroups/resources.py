@@ -801,3 +801,117 @@ def parse_io_stat(text: str) -> tuple[list[dict], list[dict]]:
             if key in kv:
                 dst.append(_blkio_entry(major, minor, op, kv[key]))
     return sb, sv
+
+
+# --------------------------------------------------------------------------
+# Partial updates (`pyrunc update`, runc's semantics).
+# --------------------------------------------------------------------------
+
+# What `update` changes, as runc does: the rest of a LinuxResources document
+# (devices, hugepageLimits, network, rdma, blkio throttles, swappiness, ...) is
+# accepted and left alone (containerd's CRI plugin sends the container's whole
+# resources, device rules included, on every UpdateContainerResources).
+UPDATE_FIELDS = {
+    "memory": ("limit", "reservation", "swap", "kernel", "kernelTCP", "checkBeforeUpdate"),
+    "cpu": ("shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems", "idle"),
+    "blockIO": ("weight",),
+    "pids": ("limit",),
+}
+# Zero is "unchanged" for these (Docker sends zeros for what it does not change).
+_ZERO_KEEPS = {"burst": False, "idle": False, "checkBeforeUpdate": False}
+
+CFS_QUOTA_MIN = 1000  # microseconds (the kernel refuses shorter quotas)
+CFS_PERIOD_MIN, CFS_PERIOD_MAX = 1000, 1000000
+
+
+def _is_set(key: str, v: object) -> bool:
+    if v is None:
+        return False
+    if _ZERO_KEEPS.get(key, True):
+        return v != 0 and v != ""
+    return True
+
+
+def update_subset(res: object) -> tuple[dict, list[str]]:
+    """Split a validated LinuxResources object into what ``update`` applies and
+    the fields it ignores.  Returns ``(subset, ignored field names)``; values
+    meaning "unchanged" (0, "" and absent) are dropped from the subset."""
+    res = validate(res)
+    sub: dict = {}
+    ignored = []
+    for top, val in res.items():
+        if top == "unified":
+            if val:
+                sub["unified"] = dict(val)
+            continue
+        keys = UPDATE_FIELDS.get(top)
+        if keys is None:
+            if val:
+                ignored.append(top)
+            continue
+        for k, v in (val or {}).items():
+            if k not in keys:
+                if v not in (None, 0, "", False, [], {}):
+                    ignored.append(f"{top}.{k}")
+                continue
+            if k == "kernel" and top == "memory":
+                if v:
+                    ignored.append("memory.kernel")
+                continue
+            if _is_set(k, v):
+                sub.setdefault(top, {})[k] = v
+    return sub, ignored
+
+
+def update_checks(sub: dict) -> None:
+    """Limits the kernel enforces on any host, checked before anything is
+    written so that the error names the field."""
+    cpu = sub.get("cpu") or {}
+    q = cpu.get("quota")
+    if q is not None and 0 < q < CFS_QUOTA_MIN:
+        raise _err("cpu.quota", f"{q} is below the kernel's minimum of {CFS_QUOTA_MIN} microseconds")
+    p = cpu.get("period")
+    if p is not None and not CFS_PERIOD_MIN <= p <= CFS_PERIOD_MAX:
+        raise _err("cpu.period", f"{p} is out of range {CFS_PERIOD_MIN}-{CFS_PERIOD_MAX} microseconds")
+    rp = cpu.get("realtimePeriod")
+    if rp is not None and not 1 <= rp <= CFS_PERIOD_MAX:
+        raise _err("cpu.realtimePeriod", f"{rp} is out of range 1-{CFS_PERIOD_MAX} microseconds")
+    rt = cpu.get("realtimeRuntime")
+    if rt is not None and rt > 0 and rp is not None and rt > rp:
+        raise _err("cpu.realtimeRuntime", f"{rt} is larger than cpu.realtimePeriod {rp}")
+
+
+def cpuset_subset_error(field: str, want: str, available: str) -> CgroupError | None:
+    """The error for a cpuset list that is not within what the parent cgroup
+    has (``available``: the parent's list), or ``None``."""
+    try:
+        have = set(parse_cpu_list(available))
+        asked = parse_cpu_list(want)
+    except ValueError:
+        return None
+    if not have:
+        return None
+    extra = sorted(set(asked) - have)
+    if extra:
+        what = "CPUs" if field.endswith("cpus") else "memory nodes"
+        return _err(field, f"{want!r} asks for {what} {','.join(map(str, extra))} outside the parent "
+                           f"cgroup's {available.strip() or 'none'}")
+    return None
+
+
+def merge_update(old: object, sub: dict) -> dict:
+    """The resources on record after an update: ``sub`` (from
+    :func:`update_subset`) laid over ``old``."""
+    out: dict = {}
+    if isinstance(old, dict):
+        for k, v in old.items():
+            out[k] = dict(v) if isinstance(v, dict) else v
+    for top, val in sub.items():
+        cur = out.get(top)
+        cur = dict(cur) if isinstance(cur, dict) else {}
+        cur.update(val)
+        out[top] = cur
+    mem = sub.get("memory") or {}
+    if mem.get("limit") == -1 and "swap" not in mem:
+        out["memory"]["swap"] = -1  # unlimited memory, swap unset: both plans make swap unlimited too
+    return out

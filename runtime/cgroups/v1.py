@@ -98,6 +98,65 @@ class V1Manager(Manager):
         if unified:
             self._execute(unified, self._unified_dir_for)
 
+    def _prepare_update(self, resources: dict) -> dict:
+        res_mod.update_checks(resources)
+        mem = resources.get("memory") or {}
+        md = self.path("memory")
+        limit, swap = mem.get("limit"), mem.get("swap")
+        if md and (limit or swap):
+            big = 1 << 62  # v1 reports "unlimited" as 9223372036854771712
+
+            def eff(v):
+                return float("inf") if v is None or v < 0 or v >= big else v
+
+            cur_limit = read_int(os.path.join(md, "memory.limit_in_bytes"), default=-1)
+            memsw = os.path.join(md, "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
+                new_limit = eff(limit or cur_limit)
+                if swap:
+                    new_swap = eff(swap)
+                elif limit == -1:
+                    new_swap = float("inf")  # unlimited memory makes memsw unlimited too
+                else:
+                    new_swap = eff(read_int(memsw, default=-1))
+                if new_limit > new_swap:
+                    if swap:
+                        raise CgroupError(f"linux.resources.memory.swap: the memory+swap limit {swap} is below the "
+                                          f"memory limit {limit or cur_limit}")
+                    raise CgroupError(f"linux.resources.memory.limit: {limit} is above the memory+swap limit "
+                                      f"{int(new_swap)} (memory.memsw.limit_in_bytes): raise memory.swap with it")
+        cpu = resources.get("cpu") or {}
+        shares = cpu.get("shares")
+        if shares and not res_mod.MIN_SHARES <= shares <= res_mod.MAX_SHARES:
+            raise CgroupError(f"linux.resources.cpu.shares: {shares} is out of range "
+                              f"{res_mod.MIN_SHARES}-{res_mod.MAX_SHARES}")
+        rt = cpu.get("realtimeRuntime")
+        d = self.path("cpu")
+        if rt and rt > 0 and d:
+            parent = os.path.join(os.path.dirname(d), "cpu.rt_runtime_us")
+            if os.path.exists(parent) and read_int(parent, default=-1) == 0:
+                raise CgroupError(f"linux.resources.cpu.realtimeRuntime: {rt} exceeds the realtime budget of the "
+                                  f"parent cgroup ({parent} is 0)")
+        cd = self.path("cpuset")
+        for k in ("cpus", "mems"):
+            if cpu.get(k) and cd:
+                try:
+                    avail = read_file(os.path.join(os.path.dirname(cd), f"cpuset.{k}"))
+                except OSError:
+                    continue
+                err = res_mod.cpuset_subset_error(f"cpu.{k}", cpu[k], avail)
+                if err:
+                    raise err
+        return resources
+
+    def oom_watch(self):
+        """An OOM notifier (memory.oom_control through cgroup.event_control),
+        or None without a memory hierarchy."""
+        d = self.path("memory")
+        if not d or not os.path.isdir(d):
+            return None
+        return OomEventfd(d)
+
     def _dir_for(self, w) -> str:
         d = self.path(w.controller)
         if d:
@@ -235,14 +294,17 @@ class V1Manager(Manager):
         d = self.path("cpuset")
         if not d:
             return out
-        for key, f in (("cpus", "cpuset.cpus"), ("mems", "cpuset.mems")):
-            try:
-                out[key] = res_mod.parse_cpu_list(read_file(os.path.join(d, f)))
-            except (OSError, ValueError):
-                pass
-        for key in ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate", "memory_spread_page",
-                    "memory_spread_slab", "memory_pressure", "sched_load_balance", "sched_relax_domain_level"):
-            out[key] = read_int(os.path.join(d, "cpuset." + key))
+        # runc's field order: cpus, cpu_exclusive, mems, mem_hardwall, ...
+        for key in ("cpus", "cpu_exclusive", "mems", "mem_hardwall", "mem_exclusive", "memory_migrate",
+                    "memory_spread_page", "memory_spread_slab", "memory_pressure", "sched_load_balance",
+                    "sched_relax_domain_level"):
+            if key in ("cpus", "mems"):
+                try:
+                    out[key] = res_mod.parse_cpu_list(read_file(os.path.join(d, "cpuset." + key)))
+                except (OSError, ValueError):
+                    pass
+            else:
+                out[key] = read_int(os.path.join(d, "cpuset." + key))
         return omit_empty(out, "cpus", "mems")
 
     def _memory_stats(self) -> dict:
@@ -323,3 +385,44 @@ class V1Manager(Manager):
             from .v2 import hugetlb_stats
             out = hugetlb_stats(self.path(""))
         return out
+
+
+class OomEventfd:
+    """cgroup v1 OOM notification: an eventfd registered on memory.oom_control.
+
+    ``fd``/``events`` are for poll(); ``check()`` returns how many OOM
+    notifications arrived since the last call (0 if none) and sets ``gone``
+    once the cgroup was removed (the kernel signals the eventfd then too)."""
+
+    events = 0x001  # POLLIN
+
+    def __init__(self, directory: str):
+        self.control = os.path.join(directory, "cgroup.event_control")
+        self.gone = False
+        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        try:
+            self._ofd = os.open(os.path.join(directory, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            os.close(self.fd)
+            raise CgroupError(f"memory.oom_control in {directory}: {e.strerror}") from None
+        try:
+            write_file(self.control, f"{self.fd} {self._ofd}")
+        except OSError as e:
+            self.close()
+            raise CgroupError(f"registering for OOM notifications in {self.control}: {e.strerror}") from None
+
+    def check(self) -> int:
+        try:
+            n = os.eventfd_read(self.fd)
+        except BlockingIOError:
+            return 0
+        if not os.path.exists(self.control):
+            self.gone = True
+            return 0
+        return n
+
+    def close(self) -> None:
+        for fd in (self.fd, self._ofd):
+            if fd >= 0:
+                os.close(fd)
+        self.fd = self._ofd = -1

@@ -350,6 +350,47 @@ class V2Manager(Manager):
         if resources.get("devices") is not None:
             set_device_filter(self.dir, resources["devices"])
 
+    def _prepare_update(self, resources: dict) -> dict:
+        res_mod.update_checks(resources)
+        resources = dict(resources)
+        d = self.dir
+        mem = resources.get("memory") or {}
+        if mem.get("swap") and not mem.get("limit"):
+            # memory.swap.max is swap alone: the memory+swap total needs the limit in force.
+            try:
+                cur = read_file(os.path.join(d, "memory.max")).strip()
+            except OSError:
+                cur = "max"
+            if cur == "max":
+                raise CgroupError("linux.resources.memory.swap: cannot set a memory+swap limit while the memory "
+                                  "limit is unlimited: set memory.limit with it")
+            resources["memory"] = dict(mem, limit=int(cur))
+        cpu = resources.get("cpu") or {}
+        if cpu.get("period") and not cpu.get("quota"):
+            # cpu.max holds both: keep the quota in force ("max" -> unlimited).
+            try:
+                q = read_file(os.path.join(d, "cpu.max")).split()[0]
+            except (OSError, IndexError):
+                q = "max"
+            resources["cpu"] = dict(cpu, quota=-1 if q == "max" else int(q))
+        for k in ("cpus", "mems"):
+            if cpu.get(k):
+                try:
+                    avail = read_file(os.path.join(os.path.dirname(d), f"cpuset.{k}.effective"))
+                except OSError:
+                    continue
+                err = res_mod.cpuset_subset_error(f"cpu.{k}", cpu[k], avail)
+                if err:
+                    raise err
+        return resources
+
+    def oom_watch(self):
+        """OOM kills through memory.events (poll: POLLPRI on change), or None
+        without the memory controller."""
+        if not os.path.exists(os.path.join(self.dir, "memory.events")):
+            return None
+        return OomEvents(self.dir)
+
     def freeze(self) -> None:
         freeze_dir(self.dir)
 
@@ -427,3 +468,42 @@ class V2Manager(Manager):
             "intel_rdt": {},
             "network_interfaces": None,
         }
+
+
+class OomEvents:
+    """cgroup v2 OOM notification: memory.events changes wake poll() with
+    POLLPRI; ``check()`` returns how many OOM kills (``oom_kill``) happened
+    since the last call and sets ``gone`` once the cgroup was removed."""
+
+    events = 0x002  # POLLPRI (kernfs adds POLLERR)
+
+    def __init__(self, directory: str):
+        self.gone = False
+        try:
+            self.fd = os.open(os.path.join(directory, "memory.events"), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            raise CgroupError(f"memory.events in {directory}: {e.strerror}") from None
+        self.last = self._kills()
+
+    def _kills(self) -> int:
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        text = os.read(self.fd, 4096).decode(errors="replace")  # the read also re-arms POLLPRI
+        for line in text.splitlines():
+            k, _, v = line.partition(" ")
+            if k == "oom_kill":
+                return int(v or 0)
+        return 0
+
+    def check(self) -> int:
+        try:
+            n = self._kills()
+        except (OSError, ValueError):
+            self.gone = True
+            return 0
+        new, self.last = n - self.last, n
+        return max(new, 0)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
