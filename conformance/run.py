@@ -809,6 +809,25 @@ def _(c: Ctx):
 
 
 # --------------------------------------------------------------------------
+# capabilities that cannot be granted
+# --------------------------------------------------------------------------
+
+@requirement("process.capabilities.ungrantable", "a capability that cannot be "
+             "granted is logged as a warning and the container runs with the rest")
+def _(c: Ctx):
+    good = ["CAP_CHOWN", "CAP_KILL"]
+    caps = {s: good + ["CAP_UNKNOWN"] for s in
+            ("bounding", "permitted", "effective", "inheritable")}
+    b = c.bundle(cb.shell("grep ^CapEff /proc/self/status"),
+                 process={"capabilities": caps})
+    r = c.run(b)
+    check(r.rc == 0, f"run failed (exit {r.rc}): {r.err.strip()}")
+    eq(int(r.out.split()[-1], 16), cb.cap_bits(good), "CapEff")
+    check("CAP_UNKNOWN" in r.err and "warn" in r.err,
+          f"no warning naming CAP_UNKNOWN on stderr: {r.err.strip()!r}")
+
+
+# --------------------------------------------------------------------------
 # runner
 # --------------------------------------------------------------------------
 

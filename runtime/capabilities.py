@@ -35,20 +35,55 @@ def host_bounding():
     return 0
 
 
-def to_mask(names, field):
+def grantable():
+    """Bit mask of the capabilities this process can grant: named in NAMES, known to
+    the kernel and in its bounding set.  PR_CAPBSET_READ needs no /proc (the container
+    side calls this after pivot_root) and fails for a number the kernel does not know."""
+    from runtime._native import lib
+
     mask = 0
-    for name in names or ():
-        n = NUMBERS.get(name)
-        if n is None:
-            raise RuntimeFailure(f"{field}: unknown capability {name}")
-        mask |= 1 << n
+    for n in range(len(NAMES)):
+        if lib.prctl(lib.PR_CAPBSET_READ, n, 0, 0, 0) == 1:
+            mask |= 1 << n
     return mask
 
 
+def ungrantable(caps, ok=None):
+    """The names in process.capabilities that cannot be granted (unknown to pyrunc or
+    the kernel, or outside the bounding set), each once, in the order of the config."""
+    ok = grantable() if ok is None else ok
+    bad = []
+    for s in SETS:
+        for name in (caps or {}).get(s) or ():
+            n = NUMBERS.get(name)
+            if (n is None or not ok >> n & 1) and name not in bad:
+                bad.append(name)
+    return bad
+
+
+def warn_ungrantable(caps, warn):
+    """Spec (config.md): a capability that cannot be granted MUST be logged as a
+    warning and SHOULD NOT fail the container: say which, once (runc's words)."""
+    bad = ungrantable(caps)
+    if bad:
+        warn(f"process.capabilities: ignoring unknown or unavailable capabilities: {' '.join(bad)}")
+    return bad
+
+
 def masks(caps):
-    """process.capabilities -> {set: mask}; unknown names are an error naming the set."""
+    """process.capabilities -> {set: mask}, without what cannot be granted (see
+    warn_ungrantable, which the runtime side calls to report them)."""
     caps = caps or {}
-    return {s: to_mask(caps.get(s), f"process.capabilities.{s}") for s in SETS}
+    ok = grantable()
+    out = {}
+    for s in SETS:
+        mask = 0
+        for name in caps.get(s) or ():
+            n = NUMBERS.get(name)
+            if n is not None:
+                mask |= 1 << n
+        out[s] = mask & ok
+    return out
 
 
 def apply_bounding(bounding_mask):

@@ -183,6 +183,9 @@ def create(opts, *, for_run=False):
             os.fstat(fd)
         except OSError:
             raise RuntimeFailure(f"--preserve-fds: fd {fd} is not open") from None
+    from runtime.capabilities import warn_ungrantable
+
+    warn_ungrantable((config.get("process") or {}).get("capabilities"), log.warn)
 
     c = Container.new(root, cid)
     mgr = None
