@@ -300,10 +300,99 @@ def compile_filter(seccomp, *, allow_notify=None):
     bpf = b"".join(chunks)
     if not bpf or len(bpf) % 8 or len(bpf) != size:
         raise SeccompError("linux.seccomp", f"libseccomp exported a bad program ({len(bpf)} bytes)")
+    bpf = enosys_stub(seccomp) + bpf
     if len(bpf) // 8 > _BPF_MAXINSNS:
         raise SeccompError("linux.seccomp", f"the filter needs {len(bpf) // 8} instructions, "
                            f"more than the kernel's limit of {_BPF_MAXINSNS}")
     return bpf
+
+
+# ---- the -ENOSYS stub ------------------------------------------------------------
+#
+# A profile written before a syscall existed does not name it, so the default action
+# (an errno such as EPERM, or a kill) hits it; glibc falls back to an older syscall
+# only on ENOSYS (clone3 -> clone, faccessat2 -> faccessat, ...).  As runc does, a
+# prefix in front of libseccomp's program returns ENOSYS for a syscall number above the
+# largest one the profile names for that architecture; everything else falls through
+# to libseccomp's program (which checks the architecture again itself).
+
+_X32_BIT = 0x40000000            # __X32_SYSCALL_BIT: x32 syscalls on AUDIT_ARCH_X86_64
+_RET_ERRNO_ENOSYS = 0x00050000 | errno.ENOSYS
+_LD_W_ABS, _JEQ_K, _JGT_K, _JSET_K, _JA, _RET_K = 0x20, 0x15, 0x25, 0x45, 0x05, 0x06
+_OFF_NR, _OFF_ARCH = 0, 4        # struct seccomp_data
+_PERMISSIVE = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE")  # runc's list: no stub
+
+
+def _last_syscalls(seccomp):
+    """{AUDIT_ARCH value: {mode: largest syscall number the profile names}} for the
+    native architecture and the listed ones; mode "x32" and "x86_64" split the one
+    AUDIT_ARCH_X86_64 by __X32_SYSCALL_BIT, every other architecture has mode ""."""
+    x86_64 = lib.seccomp_arch_resolve_name(b"x86_64")
+    x32 = lib.seccomp_arch_resolve_name(b"x32")
+    tokens = [lib.seccomp_arch_native()]
+    for name in seccomp.get("architectures") or ():
+        token = _arch_token(name)
+        if token and token not in tokens:
+            tokens.append(token)
+    names = sorted({n.encode() for e in seccomp.get("syscalls") or () for n in e.get("names") or ()})
+    last = {}
+    for token in tokens:
+        # negative: unknown to this architecture, or multiplexed (socketcall, ipc)
+        top = max((nr for nr in (lib.seccomp_syscall_resolve_name_arch(token, n) for n in names)
+                   if nr >= 0), default=0)
+        if top == 0:
+            continue  # no syscall named for it (as runc: then no stub for it)
+        if token == x32:
+            last.setdefault(x86_64, {})["x32"] = top
+        elif token == x86_64:
+            last.setdefault(x86_64, {})["x86_64"] = top
+        else:
+            last.setdefault(token, {})[""] = top
+    return last
+
+
+def enosys_stub(seccomp):
+    """The classic BPF prefix (bytes) that gives ENOSYS to syscalls newer than every
+    syscall the profile names; b"" when the default action is permissive (allow, log,
+    trace: a tracer handles new syscalls itself) or already ENOSYS."""
+    import struct
+
+    default = seccomp.get("defaultAction")
+    if default in _PERMISSIVE or (default == "SCMP_ACT_ERRNO" and
+                                  seccomp.get("defaultErrnoRet") == errno.ENOSYS):
+        return b""
+    last = _last_syscalls(seccomp)
+    if not last:
+        return b""
+    s390 = {lib.seccomp_arch_resolve_name(b"s390"), lib.seccomp_arch_resolve_name(b"s390x")}
+    x86_64 = lib.seccomp_arch_resolve_name(b"x86_64")
+    to_filter = "ja-filter"  # resolved below: jump to libseccomp's program
+
+    def above(top):
+        if top is None:
+            return [to_filter]
+        return [(_JGT_K, 0, 1, top), (_RET_K, 0, 0, _RET_ERRNO_ENOSYS), to_filter]
+
+    prog = [(_LD_W_ABS, 0, 0, _OFF_ARCH)]
+    for audit, modes in sorted(last.items()):
+        body = [(_LD_W_ABS, 0, 0, _OFF_NR)]
+        if audit in s390:
+            # s390 multiplexes large syscall numbers through 0 (setup), which is what an
+            # unknown one becomes: ENOSYS for it, as runc does
+            body += [(_JEQ_K, 0, 1, 0), (_RET_K, 0, 0, _RET_ERRNO_ENOSYS)]
+        if audit == x86_64:
+            x32_part, x86_64_part = above(modes.get("x32")), above(modes.get("x86_64"))
+            body += [(_JSET_K, 0, len(x32_part), _X32_BIT)] + x32_part + x86_64_part
+        else:
+            body += above(modes[""])
+        prog += [(_JEQ_K, 0, len(body), audit)] + body  # another arch: skip this section
+    end = len(prog)
+    out = []
+    for i, ins in enumerate(prog):
+        if ins == to_filter:
+            ins = (_JA, 0, 0, end - i - 1)
+        out.append(struct.pack("=HBBI", *ins))
+    return b"".join(out)
 
 
 def _uses_notify(seccomp):

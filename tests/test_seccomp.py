@@ -329,6 +329,118 @@ def test_load_rejects_bad_sizes():
         seccomp.load(b"\0" * 7, 0)
 
 
+# ---- the -ENOSYS stub -----------------------------------------------------------------
+
+NR_GETPPID, NR_CLONE3, X32_BIT = 110, 435, 0x40000000
+CHILD_NEEDS = ["exit_group", "exit", "brk", "mmap", "munmap", "mremap", "madvise", "futex",
+               "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "getpid", "write", "close",
+               "fstat", "newfstatat", "stat", "lstat"]
+
+
+def raw_syscall_errno(libc, nr):
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(0))
+    return ctypes.get_errno() if r == -1 else 0
+
+
+def probe(config, *nrs):
+    """errno of each raw syscall nr in a child under config's filter (0: it worked)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    bpf = seccomp.compile_filter(config)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = UNEXPECTED
+        try:
+            os.close(r)
+            seccomp.load(bpf, seccomp.filter_flags(config))
+            got = bytes(raw_syscall_errno(libc, nr) for nr in nrs)
+            os.write(w, got)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        got = os.read(r, 64)
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    assert exit_code(status) == 0
+    return list(got)
+
+
+@pytest.mark.parametrize("default", [{"defaultAction": "SCMP_ACT_ERRNO"},
+                                     {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno.EXDEV},
+                                     {"defaultAction": "SCMP_ACT_KILL_PROCESS"},
+                                     {"defaultAction": "SCMP_ACT_TRAP"}])
+def test_syscalls_newer_than_the_profile_get_enosys(default):
+    """clone3 (435) is above every syscall the profile names: ENOSYS, so glibc falls
+    back to clone; getppid (110) is below the largest named one: the default action."""
+    config = dict(default, syscalls=[{"names": CHILD_NEEDS, "action": "SCMP_ACT_ALLOW"},
+                                     {"names": ["getppid"], "action": "SCMP_ACT_ERRNO",
+                                      "errnoRet": errno.EACCES}])
+    assert probe(config, NR_CLONE3, NR_GETPPID) == [errno.ENOSYS, errno.EACCES]
+    if default["defaultAction"] == "SCMP_ACT_ERRNO":
+        del config["syscalls"][1]
+        want = default.get("defaultErrnoRet", errno.EPERM)
+        assert probe(config, NR_CLONE3, NR_GETPPID) == [errno.ENOSYS, want]
+
+
+def test_enosys_stub_follows_the_largest_named_syscall():
+    # naming clone3 itself moves the line: clone3 gets the default errno, 436 ENOSYS
+    config = {"defaultAction": "SCMP_ACT_ERRNO",
+              "syscalls": [{"names": CHILD_NEEDS + ["clone3"], "action": "SCMP_ACT_ALLOW"},
+                           {"names": ["clone3"], "action": "SCMP_ACT_ERRNO",
+                            "errnoRet": errno.EXDEV}]}
+    config["syscalls"][0]["names"].remove("clone3")
+    assert probe(config, NR_CLONE3, NR_CLONE3 + 1) == [errno.EXDEV, errno.ENOSYS]
+
+
+def test_enosys_stub_for_x32():
+    """x32 shares AUDIT_ARCH_X86_64 and marks its syscalls with __X32_SYSCALL_BIT: its
+    own largest named syscall applies (rt_sigaction is 512 there: x32 clone3, 435, is
+    below it and gets the default errno; 600 is above)."""
+    config = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+              "syscalls": [{"names": CHILD_NEEDS, "action": "SCMP_ACT_ALLOW"}]}
+    assert probe(config, NR_CLONE3, NR_GETPPID, X32_BIT | 600, X32_BIT | NR_CLONE3,
+                 X32_BIT | NR_GETPPID) == [errno.ENOSYS, errno.EPERM, errno.ENOSYS, errno.EPERM,
+                                           errno.EPERM]
+
+
+@pytest.mark.parametrize("config", [
+    {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]},
+    {"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]},
+    {"defaultAction": "SCMP_ACT_TRACE", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno.ENOSYS,
+     "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"}]},
+    {"defaultAction": "SCMP_ACT_ERRNO"},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["no_such_call"], "action": "SCMP_ACT_ALLOW"}]},
+])
+def test_no_enosys_stub(config):
+    """Permissive defaults (allow, log, trace: runc's list), a default that is ENOSYS
+    already, or a profile that names no syscall this libseccomp knows: no prefix."""
+    assert seccomp.enosys_stub(config) == b""
+
+
+def test_enosys_stub_is_a_prefix():
+    config = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+              "syscalls": [{"names": ["read", "mkdir"], "action": "SCMP_ACT_ALLOW"}]}
+    stub = seccomp.enosys_stub(config)
+    assert stub and len(stub) % 8 == 0
+    full = seccomp.compile_filter(config)
+    assert full.startswith(stub) and len(full) > len(stub)
+    # every jump of the stub stays inside the stub or lands on libseccomp's first insn
+    n = len(stub) // 8
+    for i in range(n):
+        code, jt, jf, k = struct.unpack_from("=HBBI", stub, 8 * i)
+        if code == 0x05:
+            assert i + 1 + k == n
+        elif code & 0x07 == 0x05:  # BPF_JMP
+            assert i + 1 + max(jt, jf) <= n
+
+
 # ---- SCMP_ACT_NOTIFY and listenerPath ---------------------------------------------
 
 NOTIFY_CONFIG = {
@@ -634,3 +746,81 @@ def test_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.stdout.strip() == "[]"
+
+
+# ---- in a real container -------------------------------------------------------------
+
+PROBE_C = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+/* sysprobe NR...: for each raw syscall number, "NR errno" (0: it worked) */
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        long nr = strtol(argv[i], NULL, 0);
+        errno = 0;
+        long r = syscall(nr, 0L, 0L, 0L, 0L, 0L, 0L);
+        printf("%ld %d\n", nr, r == -1 ? errno : 0);
+    }
+    fflush(stdout);
+    return 0;
+}
+"""
+
+# What a runtime's init and a static program need (runc's Go init too), all older than
+# clone3 (435) and without getppid (110): the probes.
+OLD_SYSCALLS = [
+    "read", "write", "open", "close", "stat", "fstat", "lstat", "poll", "lseek", "mmap",
+    "mprotect", "munmap", "brk", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "ioctl",
+    "pread64", "pwrite64", "readv", "writev", "access", "pipe", "select", "sched_yield",
+    "mremap", "madvise", "dup", "dup2", "nanosleep", "getpid", "socket", "connect", "sendmsg",
+    "recvmsg", "clone", "fork", "vfork", "execve", "exit", "wait4", "kill", "uname", "fcntl",
+    "flock", "fsync", "getdents", "getcwd", "chdir", "fchdir", "readlink", "umask",
+    "getrlimit", "getuid", "getgid", "setuid", "setgid", "geteuid", "getegid", "setpgid",
+    "setsid", "setgroups", "setresuid", "setresgid", "getresuid", "getresgid", "capget",
+    "capset", "sigaltstack", "prctl", "arch_prctl", "setrlimit", "gettid", "tkill", "futex",
+    "sched_getaffinity", "set_tid_address", "getdents64", "clock_gettime", "clock_nanosleep",
+    "exit_group", "epoll_wait", "epoll_ctl", "tgkill", "waitid", "openat", "mkdirat",
+    "newfstatat", "readlinkat", "faccessat", "pselect6", "ppoll", "set_robust_list",
+    "get_robust_list", "epoll_pwait", "eventfd2", "epoll_create1", "dup3", "pipe2",
+    "prlimit64", "getrandom", "memfd_create", "statx", "rseq", "fstatfs", "sysinfo",
+    "getpgrp",
+]
+
+
+def build_probe(tdir, rootfs_bin):
+    import shutil
+    import subprocess
+
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    assert gcc, "a C compiler is needed to build the in-container syscall probe"
+    src = os.path.join(tdir, "sysprobe.c")
+    with open(src, "w") as f:
+        f.write(PROBE_C)
+    out = os.path.join(rootfs_bin, "sysprobe")
+    subprocess.run([gcc, "-static", "-O1", "-o", out, src], check=True, timeout=120)
+    return "/bin/sysprobe"
+
+
+def probe_results(out):
+    return {int(a): int(b) for a, b in (line.split() for line in out.splitlines() if line.strip())}
+
+
+@pytest.mark.parametrize("default", [{"defaultAction": "SCMP_ACT_ERRNO"},
+                                     {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": errno.EXDEV}])
+def test_enosys_stub_in_a_container(rt, cid, make_bundle, tdir, default):
+    """A profile of old syscalls with an errno default: clone3, newer than all of them,
+    gets ENOSYS from inside the container; getppid, old but not named, the default."""
+    b = make_bundle(write=False)
+    prog = build_probe(tdir, b.rootfs_path("bin"))
+    b.config["process"]["args"] = [prog, str(NR_CLONE3), str(NR_GETPPID)]
+    b.config["linux"]["seccomp"] = dict(default, architectures=["SCMP_ARCH_X86_64"],
+                                        syscalls=[{"names": OLD_SYSCALLS, "action": "SCMP_ACT_ALLOW"}])
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    got = probe_results(r.out)
+    assert got == {NR_CLONE3: errno.ENOSYS, NR_GETPPID: default.get("defaultErrnoRet", errno.EPERM)}, r.out
