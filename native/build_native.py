@@ -29,6 +29,9 @@ ffibuilder.cdef(
     int mount(const char *source, const char *target, const char *fstype,
               unsigned long flags, const void *data);
     int umount2(const char *target, int flags);
+    /* fstatfs(2): only the file system type is read (PROC_SUPER_MAGIC checks) */
+    struct statfs { long f_type; ...; };
+    int fstatfs(int fd, struct statfs *buf);
     int pyrunc_pivot_root(const char *new_root, const char *put_old);
     /* openat2(2) with struct open_how; resolve is RESOLVE_* */
     int pyrunc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,

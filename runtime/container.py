@@ -60,7 +60,22 @@ def rootfs_of(config, bundle):
     p = (config.get("root") or {}).get("path")
     if not p:
         raise ConfigError("root.path: is required")
-    rootfs = os.path.realpath(os.path.join(bundle, p))
+    # As runc: the rootfs must not be a symlink nor go through one (symlinks in the
+    # bundle's own path are fine: a relative root.path is taken from its real path).
+    try:
+        given = os.path.normpath(os.path.join(os.path.realpath(bundle), p))
+        rootfs = os.path.realpath(given)
+    except OSError as e:
+        raise ConfigError(f"root.path: {p}: {e.strerror}") from None
+    if rootfs != given and os.path.lexists(given):
+        raise ConfigError(f"root.path: {p} is a symlink or goes through one ({given} -> {rootfs}): "
+                          "give the real path")
+    try:
+        st, top = os.stat(rootfs), os.stat("/")
+    except OSError:
+        st = top = None
+    if st is not None and (st.st_dev, st.st_ino) == (top.st_dev, top.st_ino):
+        raise ConfigError(f"root.path: {p} is the host's root directory")
     if not os.path.isdir(rootfs):
         raise ConfigError(f"root.path: {rootfs} is not a directory")
     return rootfs
@@ -130,14 +145,35 @@ def wait_dead(pid, start_time, timeout=10.0):
 
 
 def write_pid_file(path, pid):
+    """Write the pid atomically: a new temporary file in the target's directory (by
+    dirfd, O_CREAT|O_EXCL|O_NOFOLLOW: a planted symlink or file there is never written
+    through) renamed over the name (rename replaces a symlink, never follows it)."""
     path = os.path.abspath(path)
-    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    name = os.path.basename(path)
+    tmp = "." + name + ".tmp"
     try:
-        with open(tmp, "w") as f:
-            f.write(str(pid))
-        os.rename(tmp, path)
+        dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
+    try:
+        for _ in range(8):
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o644, dir_fd=dfd)
+                break
+            except FileExistsError:
+                os.unlink(tmp, dir_fd=dfd)  # a stale or planted entry: removed, not followed
+        else:
+            raise RuntimeFailure(f"--pid-file {path}: {tmp} keeps reappearing in its directory")
+        try:
+            os.write(fd, str(pid).encode())
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except OSError as e:
+        raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
+    finally:
+        os.close(dfd)
 
 
 def cgroups_of(c):

@@ -147,6 +147,12 @@ def _stage2(job):
     job.hook_state, job.hook_words_start = msg["state"], msg["start_words"]
     from runtime import hooks
 
+    # createContainer hooks run in the rootfs as with runc and crun (`touch ./lib/x` must
+    # not reach the host's /lib); pivot_root below changes the cwd again.
+    try:
+        os.chdir(rootfs)
+    except OSError as e:
+        raise RuntimeFailure(f"root.path: chdir to {rootfs}: {e.strerror}") from None
     hooks.run(config, "createContainer", job.hook_state)
 
     if plan.has("mount"):
@@ -188,7 +194,7 @@ def _preload(config):
     import resource  # noqa: F401
     import stat  # noqa: F401
 
-    from runtime import _native, devices, hooks, network  # noqa: F401
+    from runtime import _native, devices, hooks, network, procfs  # noqa: F401
 
     if any((config.get("hooks") or {}).get(k) for k in ("createContainer",)):
         import subprocess  # noqa: F401
@@ -306,12 +312,18 @@ def _set_names(config):
 
 
 def _sysctl(sysctl):
-    for key, value in (sysctl or {}).items():
-        rel = key.replace(".", "/")
-        if ".." in rel.split("/") or key.startswith("/"):
-            raise RuntimeFailure(f"linux.sysctl.{key}: invalid name")
-        try:
-            with open("/proc/sys/" + rel, "w") as f:
-                f.write(str(value))
-        except OSError as e:
-            raise RuntimeFailure(f"linux.sysctl.{key}: {e.strerror}") from None
+    """linux.sysctl, written through the container's /proc verified as a procfs, with no
+    symlink followed and no mount crossed (a bind over /proc/sys/... cannot redirect it)."""
+    if not sysctl:
+        return
+    from runtime import procfs
+
+    proc_fd = procfs.open_root(what="linux.sysctl")
+    try:
+        for key, value in sysctl.items():
+            rel = key.replace(".", "/")
+            if "" in rel.split("/") or ".." in rel.split("/") or key.startswith("/"):
+                raise RuntimeFailure(f"linux.sysctl.{key}: invalid name")
+            procfs.write("sys/" + rel, str(value), f"linux.sysctl.{key}", proc_fd)
+    finally:
+        os.close(proc_fd)

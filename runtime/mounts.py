@@ -167,6 +167,55 @@ def prepare_root(rootfs, propagation):
     mount(rootfs, rootfs, None, MS.BIND | MS.REC, what=f"root.path: bind {rootfs}")
 
 
+# The only destinations inside /proc a mount may cover: the files lxcfs emulates (runc's
+# list).  Anything else there (a bind over /proc/sys/net/ipv4 holding a symlink named
+# ip_forward, say) could redirect the runtime's own procfs writes to the host.
+PROC_OVERLAYS = frozenset((
+    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+    "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+))
+
+
+def normalize(dest):
+    """A mount destination as a clean container-absolute path."""
+    return os.path.normpath("/" + dest.lstrip("/"))
+
+
+def proc_destination_problem(dest, fstype, options):
+    """Why a mount on dest is refused for its place in /proc (None when it is not).
+    Shared by validation (up front) and do_mount; do_mount also checks where the
+    destination really resolves to, and that a bind on /proc comes from a procfs."""
+    d = normalize(dest)
+    if d == "/proc":
+        if fstype in ("proc", "bind") or any(o in ("bind", "rbind") for o in options or ()):
+            return None
+        return f"{dest} cannot be mounted because it is not of type proc"
+    if d.startswith("/proc/") and d not in PROC_OVERLAYS:
+        return f"{dest} cannot be mounted because it is inside /proc"
+    return None
+
+
+def _fd_on_procfs(fd):
+    from runtime import procfs
+
+    return procfs.is_procfs(fd)
+
+
+def _on_procfs(source, bundle):
+    """Is the bind source on a procfs?  None when it cannot be opened (the bind says why)."""
+    if not source:
+        return None
+    path = source if os.path.isabs(source) else os.path.join(bundle, source)
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return _fd_on_procfs(fd)
+    finally:
+        os.close(fd)
+
+
 def do_mount(root_fd, m, i, bundle, cgroup_ns):
     """Mount one entry of config mounts[] under the rootfs."""
     dest = m["destination"]
@@ -179,6 +228,12 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
     source = m.get("source")
     if fstype == "bind":
         opts.flags |= MS.BIND
+    problem = proc_destination_problem(dest, fstype, m.get("options"))
+    if problem:
+        raise RuntimeFailure(f"mounts[{i}].destination: {problem}")
+    if opts.bind and normalize(dest) == "/proc" and _on_procfs(source, bundle) is False:
+        raise RuntimeFailure(f"mounts[{i}].source: a bind mount on /proc must come from a procfs "
+                             f"({source} is not on one)")
     if opts.bind:
         if not source:
             raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
@@ -200,6 +255,9 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
     except OSError as e:
         raise RuntimeFailure(f"{idx}.destination {dest}: {e.strerror}") from None
     try:
+        if normalize(dest) not in PROC_OVERLAYS and normalize(dest) != "/proc" and _fd_on_procfs(fd):
+            raise RuntimeFailure(f"mounts[{i}].destination: {dest} resolves into /proc: cannot be "
+                                 "mounted because it is inside /proc")
         target = fd_path(fd)
         if opts.bind:
             mount(source, target, None, MS.BIND | (opts.flags & MS.REC), what=f"{field}: bind {source} on {dest}")

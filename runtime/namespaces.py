@@ -96,16 +96,15 @@ def format_map(mappings):
 
 
 def write_id_maps(pid, uid_mappings, gid_mappings):
-    """Write /proc/<pid>/{uid_map,gid_map} from the parent (which holds CAP_SETUID/SETGID)."""
+    """Write /proc/<pid>/{uid_map,gid_map} from the parent (which holds CAP_SETUID/SETGID),
+    through a verified procfs fd (runtime/procfs.py)."""
+    from runtime import procfs
+
     for name, maps in (("uid_map", uid_mappings), ("gid_map", gid_mappings)):
         if not maps:
             continue
-        try:
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(format_map(maps))
-        except OSError as e:
-            field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
-            raise RuntimeFailure(f"{field}: write {name}: {e.strerror}") from None
+        field = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
+        procfs.write(f"{pid}/{name}", format_map(maps), field)
 
 
 def write_time_offsets(offsets):
@@ -117,8 +116,6 @@ def write_time_offsets(offsets):
             raise RuntimeFailure(f"linux.timeOffsets.{clock}: unknown clock")
         lines.append(f"{ids[clock]} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
     if lines:
-        try:
-            with open("/proc/self/timens_offsets", "w") as f:
-                f.write("".join(lines))
-        except OSError as e:
-            raise RuntimeFailure(f"linux.timeOffsets: {e.strerror}") from None
+        from runtime import procfs
+
+        procfs.write(f"{os.getpid()}/timens_offsets", "".join(lines), "linux.timeOffsets")

@@ -37,18 +37,28 @@ def set_rlimits(rlimits):
 
 
 def set_oom_score_adj(pid, value):
+    """process.oomScoreAdj through a verified procfs fd (runtime/procfs.py); pid "self"
+    is this process, named by number (the `self` link is not followed)."""
     if value is None:
         return
-    try:
-        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
-            f.write(str(value))
-    except OSError as e:
-        raise RuntimeFailure(f"process.oomScoreAdj: cannot set {value}: {e.strerror}") from None
+    from runtime import procfs
+
+    if pid == "self":
+        pid = os.getpid()
+    procfs.write(f"{pid}/oom_score_adj", str(value), f"process.oomScoreAdj: cannot set {value}")
 
 
 def set_user(user):
     """setgroups, setresgid, setresuid, in that order (caps are kept with PR_SET_KEEPCAPS)."""
     uid, gid = user.get("uid", 0), user.get("gid", 0)
+    # (uid_t)-1 is "leave unchanged" to the kernel: the process would stay root.  Validation
+    # refuses it up front; this guards every other way in (exec --user, a hand-made job).
+    for field, v in (("uid", uid), ("gid", gid)):
+        if not 0 <= v < 4294967295:
+            raise RuntimeFailure(f"process.user.{field}: {v} is not a valid id")
+    for i, g in enumerate(user.get("additionalGids") or ()):
+        if not 0 <= g < 4294967295:
+            raise RuntimeFailure(f"process.user.additionalGids[{i}]: {g} is not a valid group id")
     try:
         os.setgroups(list(user.get("additionalGids") or []))
     except OSError as e:

@@ -574,7 +574,7 @@ def semantic_errors(config):
             add("linux.memoryPolicy.nodes: must be empty for %s" % mode)
         elif mode in _MPOL_NEED_NODES and not nodes:
             add("linux.memoryPolicy.nodes: %s needs at least one node" % mode)
-    return errs
+    return errs + security_errors(config)
 
 
 def _valid_ifname(name):
@@ -583,3 +583,58 @@ def _valid_ifname(name):
         and name not in (".", "..")
         and not any(c in name for c in "/:") and not any(c.isspace() for c in name)
     )
+
+
+# ---------------------------------------------------------------------------
+# ids and mounts that would hand the container more than the config says
+
+_NO_ID = 4294967295  # (uid_t)-1 / (gid_t)-1: "leave unchanged" to setres[ug]id and chown
+
+
+def security_errors(config):
+    """Privilege holes a schema-valid config can open (all refused before anything is made):
+
+    - ``process.user.uid``/``gid``/``additionalGids[i]``: 4294967295 is (uid_t)-1, which
+      setresuid/setresgid read as "unchanged": the process would stay root.
+    - ``linux.uidMappings[i]``/``gidMappings[i]`` (and a mount's): containerID+size and
+      hostID+size must stay within the 32-bit ids, below 4294967295.
+    - ``mounts[i].destination``: nothing inside /proc but the lxcfs-style files, and
+      /proc itself only as a proc (or a bind of one) (CVE-2025-52881).
+    """
+    from runtime.mounts import proc_destination_problem
+
+    errs = []
+    process = config.get("process") if isinstance(config.get("process"), dict) else {}
+    user = process.get("user") if isinstance(process.get("user"), dict) else {}
+    for key in ("uid", "gid"):
+        if user.get(key) == _NO_ID:
+            errs.append("process.user.%s: %d is (%s_t)-1, which means \"unchanged\" to the kernel: "
+                        "not a valid id" % (key, _NO_ID, key[0] + "id"))
+    gids = user.get("additionalGids")
+    for i, g in enumerate(gids if isinstance(gids, list) else ()):
+        if g == _NO_ID:
+            errs.append("process.user.additionalGids[%d]: %d is (gid_t)-1: not a valid group id" % (i, _NO_ID))
+    linux = config.get("linux") if isinstance(config.get("linux"), dict) else {}
+    where = [("linux.", linux)]
+    mounts = config.get("mounts")
+    for i, m in enumerate(mounts if isinstance(mounts, list) else ()):
+        if isinstance(m, dict):
+            where.append(("mounts[%d]." % i, m))
+            dest = m.get("destination")
+            if isinstance(dest, str):
+                problem = proc_destination_problem(dest, m.get("type"), m.get("options"))
+                if problem:
+                    errs.append("mounts[%d].destination: %s" % (i, problem))
+    for prefix, obj in where:
+        for field in ("uidMappings", "gidMappings"):
+            maps = obj.get(field)
+            for i, mp in enumerate(maps if isinstance(maps, list) else ()):
+                for key in ("containerID", "hostID"):
+                    if not isinstance(mp, dict):
+                        break
+                    start, size = mp.get(key), mp.get("size")
+                    if isinstance(start, int) and isinstance(size, int) and start + size > _NO_ID:
+                        errs.append("%s%s[%d]: %s %d + size %d runs past the last valid id %d"
+                                    % (prefix, field, i, key, start, size, _NO_ID - 1))
+                        break
+    return errs
