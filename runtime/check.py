@@ -22,7 +22,7 @@ fields of the wrong type are skipped (the schema errors already name them).
 import os
 import stat
 
-from .validate import format_path, validate_config
+from .validate import format_path, input_errors, validate_config
 
 __all__ = [
     "check_bundle",
@@ -237,36 +237,44 @@ def _read_words(path):
 
 def check_bundle(bundle_dir, host=None):
     """Every problem with the bundle at ``bundle_dir`` as ``"<path>: <problem>"``
-    lines; ``[]`` when it should run on this host."""
-    import json
+    lines; ``[]`` when it should run on this host.
 
-    config_path = os.path.join(bundle_dir, "config.json")
+    The bundle is read, validated and pre-flighted by exactly the functions
+    ``create`` uses (:func:`runtime.container.read_config`,
+    :func:`runtime.validate.validate_config`, :class:`runtime.container.Preflight`),
+    so what create would refuse before making anything, check reports; then come
+    the host-fit checks only check makes."""
+    from .container import ConfigError, read_config
+
     try:
-        with open(config_path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        return ["config.json: cannot read %s: %s" % (config_path, exc.strerror or exc)]
-    try:
-        config = json.loads(raw)
-    except ValueError as exc:
-        return ["config.json: not valid JSON: %s" % exc]
-    if not isinstance(config, dict):
-        return ["config.json: must contain a JSON object"]
-    return validate_config(config) + check_config(config, bundle_dir, host)
+        config = read_config(os.path.abspath(bundle_dir))
+    except ConfigError as exc:
+        return list(exc.lines)
+    problems = input_errors(config)
+    if problems:
+        return problems  # strings no later check can handle: these are all there is to say
+    problems = validate_config(config)
+    return problems + check_config(config, bundle_dir, host, schema_valid=not problems)
 
 
-def check_config(config, bundle_dir, host=None):
-    """The host-fit problems of an already parsed config (no schema checks)."""
+def check_config(config, bundle_dir, host=None, schema_valid=True):
+    """The pre-flight (create's own) and host-fit problems of an already parsed
+    config (no schema checks)."""
+    from .container import Preflight
+
     if host is None:
         host = HostInfo.probe()
-    problems = []
-    problems += rootfs_problems(config, bundle_dir)
+    problems = list(Preflight(config, os.path.abspath(bundle_dir), tolerant=not schema_valid).problems)
     problems += executable_problems(config, bundle_dir)
     problems += capability_problems(config, host)
     problems += rlimit_problems(config, host)
     problems += namespace_problems(config, host)
     problems += cgroup_problems(config, host)
-    return problems
+    out = []
+    for p in problems:
+        if p not in out:
+            out.append(p)
+    return out
 
 
 def _obj(value):
@@ -286,13 +294,15 @@ def rootfs_path(config, bundle_dir):
 
 
 def rootfs_problems(config, bundle_dir):
-    rootfs = rootfs_path(config, bundle_dir)
-    if rootfs is None:
+    """root.path as create checks it (:func:`runtime.container.rootfs_of`)."""
+    from .container import ConfigError, rootfs_of
+
+    if not isinstance(_obj(config.get("root")).get("path"), str):
         return []
-    if not os.path.exists(rootfs):
-        return ["root.path: %s does not exist" % rootfs]
-    if not os.path.isdir(rootfs):
-        return ["root.path: %s is not a directory" % rootfs]
+    try:
+        rootfs_of(config, os.path.abspath(bundle_dir))
+    except ConfigError as exc:
+        return list(exc.lines)
     return []
 
 

@@ -10,7 +10,8 @@ import _signal as signal  # the C module: `signal` imports enum
 
 from runtime import jsonio, log
 from runtime.errors import ConfigError, RuntimeFailure
-from runtime.state import CREATED, CREATING, PAUSED, RUNNING, STOPPED, Container, Root, proc_start_time
+from runtime.state import (CREATED, CREATING, PAUSED, RUNNING, STOPPED, Container, Root, proc_start_time,
+                           test_step)
 
 OCI_VERSION = "1.3.0"
 INIT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
@@ -18,19 +19,46 @@ INIT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-i
 
 # -- config ------------------------------------------------------------------------
 
-def load_config(bundle):
+MAX_CONFIG_SIZE = 16 << 20  # bytes of config.json (Kubernetes' 256 KiB of annotations fit 64 times)
+
+
+def read_config(bundle):
+    """config.json parsed but not validated; ConfigError (`config.json: line L column
+    C: <what>` for bad JSON) otherwise.  Shared with `check`."""
+    import stat
+
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as e:
-        raise ConfigError(f"{path}: {e.strerror}") from None
+        raise ConfigError(f"config.json: cannot read {path}: {e.strerror}") from None
     try:
-        config = jsonio.loads(raw)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"config.json: {path} is not a regular file")
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_SIZE:
+            chunk = os.read(fd, MAX_CONFIG_SIZE + 1 - size if size < MAX_CONFIG_SIZE else 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as e:
+        raise ConfigError(f"config.json: cannot read {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_CONFIG_SIZE:
+        raise ConfigError(f"config.json: larger than the limit of {MAX_CONFIG_SIZE >> 20} MiB")
+    try:
+        config = jsonio.loads(b"".join(chunks))
     except ValueError as e:
-        raise ConfigError(f"config.json: invalid JSON: {e}") from None
+        raise ConfigError(f"config.json: {e}") from None
     if not isinstance(config, dict):
-        raise ConfigError("config.json: must be a JSON object")
+        raise ConfigError("config.json: must contain a JSON object")
+    return config
+
+
+def load_config(bundle):
+    config = read_config(bundle)
     from runtime.validate import validate_config
 
     problems = validate_config(config)
@@ -77,6 +105,8 @@ def rootfs_of(config, bundle):
     if st is not None and (st.st_dev, st.st_ino) == (top.st_dev, top.st_ino):
         raise ConfigError(f"root.path: {p} is the host's root directory")
     if not os.path.isdir(rootfs):
+        if not os.path.lexists(rootfs):
+            raise ConfigError(f"root.path: {rootfs} does not exist")
         raise ConfigError(f"root.path: {rootfs} is not a directory")
     return rootfs
 
@@ -101,6 +131,65 @@ def _check_fit(config, plan):
         if value:
             reason = "AppArmor is not enabled on this host" if "apparmor" in field else "not supported by pyrunc yet"
             raise ConfigError(f"{field}: {reason}")
+    personality = linux.get("personality") or {}
+    if personality.get("flags"):
+        raise ConfigError("linux.personality.flags: not supported by pyrunc yet")
+
+
+class Preflight:
+    """Every check `create` makes before it makes anything, and what they compute:
+    `check` runs exactly these (plus its host-fit extras), so its "ok" is a promise.
+
+    problems: one line each (empty: create will get past its checks); rootfs, plan
+    (namespaces), cgroups (the manager, nothing created yet), seccomp (the compiled
+    filter or None).  With `tolerant` (check on a schema-invalid config) a check
+    that trips over a wrong type is skipped: the schema errors already name it."""
+
+    def __init__(self, config, bundle, cid="preflight", *, systemd=False, rootless=False, tolerant=False):
+        from runtime import namespaces
+
+        self.problems = []
+        self.tolerant = tolerant
+        linux = config.get("linux") or {}
+        self.rootfs = self._try(rootfs_of, config, bundle)
+        self.plan = self._try(namespaces.Plan, linux.get("namespaces"))
+        if self.plan is not None:
+            self._try(_check_fit, config, self.plan)
+        self.cgroups = self._try(_cgroup_manager, cid, linux, systemd, rootless, config.get("annotations"))
+        self.seccomp = self._try(_seccomp_filter, linux) if linux.get("seccomp") else None
+
+    def _try(self, fn, *args):
+        try:
+            return fn(*args)
+        except RuntimeFailure as e:
+            self.problems += e.lines
+        except Exception:
+            if not self.tolerant:
+                raise
+        return None
+
+    def raise_first(self):
+        if self.problems:
+            raise ConfigError(self.problems[0], lines=self.problems)
+
+
+def _cgroup_manager(cid, linux, systemd, rootless, annotations=None):
+    from runtime import cgroups
+
+    try:
+        return cgroups.manager(cid, linux.get("cgroupsPath"), linux.get("resources"),
+                               systemd=systemd, rootless=rootless, annotations=annotations)
+    except cgroups.CgroupError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _seccomp_filter(linux):
+    from runtime import seccomp
+
+    try:
+        return seccomp.compile_filter(linux["seccomp"]), seccomp.filter_flags(linux["seccomp"])
+    except seccomp.SeccompError as e:
+        raise ConfigError(str(e)) from None
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -195,9 +284,13 @@ def spec_state(c, status=None, pid=None):
 # -- create --------------------------------------------------------------------------
 
 def create(opts, *, for_run=False):
-    """Create the container; return (Container, console master fd or None)."""
-    from runtime import namespaces
+    """Create the container; return (Container, console master fd or None).
 
+    Crash safety: everything is validated before anything is made (Preflight); the
+    state dir is made and locked first and state.json records the cgroup plan before
+    any cgroup exists; each cgroup directory is journaled before its mkdir; the
+    container's processes all live in those cgroups.  So a create killed at any
+    moment leaves a state dir from which `delete --force` removes every trace."""
     root = Root(opts.root)
     bundle = os.path.abspath(opts.bundle or ".")
     cid = opts.id
@@ -205,9 +298,8 @@ def create(opts, *, for_run=False):
 
     check_id(cid)
     config = load_config(bundle)
-    rootfs = rootfs_of(config, bundle)
-    plan = namespaces.Plan((config.get("linux") or {}).get("namespaces"))
-    _check_fit(config, plan)
+    pf = Preflight(config, bundle, cid, systemd=opts.systemd_cgroup, rootless=opts.rootless)
+    pf.raise_first()
     proc = config["process"]
     if proc.get("terminal") and not opts.console_socket and (not for_run or opts.detach):
         raise RuntimeFailure("process.terminal is true: --console-socket is required with "
@@ -222,19 +314,23 @@ def create(opts, *, for_run=False):
     from runtime.capabilities import warn_ungrantable
 
     warn_ungrantable((config.get("process") or {}).get("capabilities"), log.warn)
+    test_step("create-validated")
 
     c = Container.new(root, cid)
-    mgr = None
+    mgr = pf.cgroups
     try:
         c.data.update({
-            "ociVersion": OCI_VERSION, "bundle": bundle, "rootfs": rootfs,
+            "ociVersion": OCI_VERSION, "bundle": bundle, "rootfs": pf.rootfs,
             "created": log.now_rfc3339(), "owner": "", "status": CREATING,
             "annotations": config.get("annotations") or {}, "hooks": config.get("hooks") or {},
+            "cgroups": mgr.to_state(),
         })
         c.save()
-        mgr, master = _spawn(c, config, plan, bundle, rootfs, opts, for_run)
+        test_step("create-state-saved")
+        master = _spawn(c, config, pf, bundle, opts)
         c.data["status"] = CREATED
         c.save()
+        test_step("create-saved")
         if opts.pid_file:
             write_pid_file(opts.pid_file, c.pid)
         return c, master
@@ -242,43 +338,43 @@ def create(opts, *, for_run=False):
         teardown(c, mgr)
         c.close()
         raise
+    finally:
+        mgr.close_dirs()
 
 
-def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
+def _spawn(c, config, pf, bundle, opts):
     import sys
 
     from runtime import cgroups, devices, hooks, init, namespaces
     from runtime.sync import Channel
 
     linux = config.get("linux") or {}
+    plan, mgr = pf.plan, pf.cgroups
     os.mkfifo(c.fifo, 0o600)
+    test_step("create-fifo")
     fifo_fd = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
     init_fd = _sealed_init()
     ns_fds = plan.open_paths()
-    try:
-        mgr = cgroups.manager(c.id, linux.get("cgroupsPath"), linux.get("resources"),
-                              systemd=opts.systemd_cgroup, rootless=opts.rootless)
-    except cgroups.CgroupError as e:
-        raise RuntimeFailure(str(e)) from None
+    mgr.journal = lambda path, ours=True: c.journal("cgroup", path, ours)
     try:
         mgr.create()
-    except cgroups.CgroupError as e:
-        mgr.destroy()
-        raise RuntimeFailure(str(e)) from None
-    c.data["cgroups"] = mgr.to_state()
-    c.save()
-    resources = dict(linux.get("resources") or {})
-    resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
-    try:
+        test_step("create-cgroups-made")
+        mgr.open_dirs()
+        resources = dict(linux.get("resources") or {})
+        resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
         mgr.set(resources)
     except cgroups.CgroupError as e:
         raise RuntimeFailure(str(e)) from None
+    finally:
+        mgr.journal = None
+    c.data["cgroups"] = mgr.to_state()
+    test_step("create-cgroups-set")
     parent, child = Channel.pair()
-    job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=rootfs, chan=child,
+    job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=pf.rootfs, chan=child,
                    ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
                    preserve_fds=opts.preserve_fds or 0, no_pivot=opts.no_pivot,
                    no_new_keyring=opts.no_new_keyring, container_id=c.id, cgroups=mgr,
-                   hook_state=None, hook_words_start=[])
+                   hook_state=None, hook_words_start=[], seccomp=pf.seccomp, parent_pid=os.getpid())
     sys.stdout.flush()
     sys.stderr.flush()
     lock_fd = c._fd
@@ -286,7 +382,9 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
     if pid1 == 0:
         parent.close()
         os.close(lock_fd)
+        c.close_journal()
         init.stage1(job)
+    test_step("create-forked")
     child.close()
     os.close(fifo_fd)
     os.close(init_fd)
@@ -300,9 +398,11 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
                 namespaces.write_id_maps(pid1, linux.get("uidMappings"), linux.get("gidMappings"))
                 parent.send("mapped")
             elif kind == "pid":
+                test_step("create-pid")
                 c.data["pid"] = msg["pid"]
                 c.data["start_time"] = proc_start_time(msg["pid"])
                 c.save()
+                test_step("create-pid-saved")
                 _reap(pid1)
                 pid1 = None
             elif kind == "hooks":
@@ -311,6 +411,7 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
                 state = spec_state(c, CREATED, c.pid)
                 hooks.run(config, "prestart", state)
                 hooks.run(config, "createRuntime", state)
+                test_step("create-hooks")
                 created = dict(state, status=CREATED)
                 parent.send("hooks-done", state=state, start_words=hooks.encode_for_init(config, created))
             elif kind == "console":
@@ -330,7 +431,8 @@ def _spawn(c, config, plan, bundle, rootfs, opts, for_run):
         kind, msg, _ = parent.recv()  # EOF once pyrunc-init has been exec'd
         if kind == "error":
             raise RuntimeFailure(msg["msg"])
-        return mgr, master
+        test_step("create-init-execd")
+        return master
     except BaseException:
         if master is not None:
             os.close(master)
@@ -351,24 +453,13 @@ def _fork_into(mgr):
     single-threaded, so a raw clone is as safe as os.fork here."""
     from runtime._native import ffi, lib
 
-    d = mgr.path("")
-    if d:
-        try:
-            cfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            cfd = -1
-        if cfd >= 0:
-            try:
-                pid = lib.pyrunc_fork_into_cgroup(cfd)
-                err = ffi.errno
-            finally:
-                if pid != 0:
-                    os.close(cfd)
-            if pid >= 0:
-                if pid == 0:
-                    os.close(cfd)
-                return pid, True
-            log.debug(f"clone3 into {d}: {os.strerror(err)}; forking and moving instead")
+    cfd = mgr.dir_fds.get("")
+    if cfd is not None:
+        pid = lib.pyrunc_fork_into_cgroup(cfd)
+        err = ffi.errno
+        if pid >= 0:
+            return pid, True
+        log.debug(f"clone3 into {mgr.path('')}: {os.strerror(err)}; forking and moving instead")
     return os.fork(), False
 
 
@@ -380,14 +471,22 @@ def _reap(pid):
 
 
 def teardown(c, mgr=None):
-    """Kill the container's processes and remove its cgroups and state: nothing is left."""
+    """Kill the container's processes and remove its cgroups and state: nothing is left.
+
+    Works from whatever a killed command left: state.json's cgroup plan plus the
+    journal of directories made (a create killed before it saved them), the saved pid,
+    and the processes found in the cgroups of every hierarchy (a killed create's
+    children may not have been recorded yet)."""
     pid, start = c.data.get("pid"), c.data.get("start_time")
     if mgr is None:
         try:
             mgr = cgroups_of(c)
         except Exception:
             mgr = None
+    journaled = c.journal_entries("cgroup")
     if mgr is not None:
+        mgr.created += [d for d in journaled if d not in mgr.created]
+        journaled = []
         try:
             if mgr.is_frozen():
                 mgr.thaw()
@@ -403,24 +502,68 @@ def teardown(c, mgr=None):
             os.waitpid(pid, os.WNOHANG)  # our child when `run` made us its subreaper
         except ChildProcessError:
             pass
+    dirs = mgr._dirs() if mgr is not None else journaled
+    _kill_all_in(dirs)
+    test_step("delete-killed")
     if mgr is not None:
-        for p in _safe_pids(mgr):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         try:
             mgr.destroy()
         except Exception as e:
             log.warn(f"remove cgroups of {c.id}: {e}")
+    elif journaled:
+        _rmdirs(journaled)
+    test_step("delete-cgroups-removed")
     c.remove()
 
 
-def _safe_pids(mgr):
-    try:
-        return mgr.pids()
-    except Exception:
-        return []
+def _pids_in(dirs):
+    pids = set()
+    for top in dirs:
+        for dirpath, _, _ in os.walk(top):
+            try:
+                with open(os.path.join(dirpath, "cgroup.procs"), "rb") as f:
+                    pids.update(int(x) for x in f.read().split())
+            except (OSError, ValueError):
+                pass
+    return pids
+
+
+def _kill_all_in(dirs, timeout=5.0):
+    """SIGKILL every process in the cgroup dirs (every hierarchy: a process may have
+    joined only some) until they are empty; a process forking meanwhile is caught by
+    the next pass."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _pids_in(dirs)
+        if not pids or time.monotonic() > deadline:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+
+
+def _rmdirs(dirs):
+    """Remove journaled cgroup directories (no state.json left to build a manager):
+    sub-cgroups first, deepest first; busy ones retried briefly."""
+    import time
+
+    from runtime.cgroups import Manager
+
+    deadline = time.monotonic() + Manager.rmdir_timeout
+    todo = []
+    for d in dirs:
+        for dirpath, _, _ in os.walk(d, topdown=False):
+            todo.append(dirpath)
+        todo.append(d)
+    for d in sorted(set(todo), key=lambda p: p.count("/"), reverse=True):
+        err = Manager._rmdir(d, deadline)
+        if err:
+            log.warn(err)
 
 
 # -- start / run ---------------------------------------------------------------------
@@ -443,6 +586,7 @@ def start_container(c):
     try:
         os.write(wfd, b"0")
         os.close(wfd)
+        test_step("start-signalled")
         os.unlink(c.fifo)
         # pyrunc-init holds the fifo until its exec closes it: POLLHUP then means the
         # container's program runs (or init failed and wrote why into the fifo).
@@ -458,6 +602,7 @@ def start_container(c):
         os.close(rfd)
     if rest and rest != b"0":
         raise RuntimeFailure(rest.decode(errors="replace").strip().splitlines()[-1])
+    test_step("start-running")
     from runtime import hooks
 
     try:
@@ -555,12 +700,19 @@ def _drop_attach(attach):
 # -- delete --------------------------------------------------------------------------
 
 def delete_container(c, force):
+    test_step("delete-locked")
     st = c.status()
     if st in (RUNNING, PAUSED) and not force:
         raise RuntimeFailure(f"cannot delete container {c.id} that is not stopped: {st}")
     state = c.spec_state()
     teardown(c)
-    from runtime import hooks
-
+    test_step("delete-removed")
+    # The point of no return is behind us: from here on nothing may fail (hooks were
+    # validated at create; a failing one is a warning, as runc does).
     state["status"] = STOPPED
-    hooks.run_all_warn(c.data, "poststop", state, log.warn)
+    try:
+        from runtime import hooks
+
+        hooks.run_all_warn(c.data, "poststop", state, log.warn)
+    except Exception as e:
+        log.warn(f"hooks.poststop: {type(e).__name__}: {e}")

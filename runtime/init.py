@@ -17,6 +17,7 @@ import sys
 
 from runtime import capabilities, mounts, namespaces, process
 from runtime.errors import RuntimeFailure
+from runtime.state import test_step
 
 
 class Job:
@@ -64,7 +65,10 @@ def _stage1(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if getattr(job, "parent_pid", None) and os.getppid() != job.parent_pid:
+        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    test_step("stage1-start")
     _preload(job.config)
     plan = job.plan
     # Join the container's cgroups first, before any namespace (the cgroup namespace
@@ -75,6 +79,8 @@ def _stage1(job):
         job.cgroups.apply(0, skip_unified=job.in_unified)
     except cgroups.CgroupError as e:
         raise RuntimeFailure(str(e)) from None
+    job.cgroups.close_dirs()
+    test_step("stage1-joined")
     process.set_oom_score_adj("self", (job.config.get("process") or {}).get("oomScoreAdj"))
     ns_fds = dict(job.ns_fds)
     if "user" in ns_fds:
@@ -100,6 +106,7 @@ def _stage1(job):
     pid = os.fork()
     if pid == 0:
         _guard(_stage2, job)
+    test_step("stage1-forked")
     job.chan.send("pid", pid=pid)
     os._exit(0)
 
@@ -108,6 +115,7 @@ def _stage2(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    test_step("stage2-start")
     config, plan = job.config, job.plan
     linux = config.get("linux") or {}
     proc = config.get("process") or {}
@@ -137,6 +145,7 @@ def _stage2(job):
             devices.setup_ptmx(root_fd)
         os.close(root_fd)
 
+    test_step("stage2-rootfs")
     if not job.no_new_keyring:
         _join_keyring(job.container_id)
     if linux.get("personality"):
@@ -145,6 +154,7 @@ def _stage2(job):
     job.chan.send("hooks")  # prestart + createRuntime, run by the parent
     msg, _ = job.chan.expect("hooks-done")
     job.hook_state, job.hook_words_start = msg["state"], msg["start_words"]
+    test_step("stage2-hooks-done")
     from runtime import hooks
 
     # createContainer hooks run in the rootfs as with runc and crun (`touch ./lib/x` must
@@ -217,8 +227,9 @@ def finish_process(job, proc, linux):
     if linux.get("seccomp"):
         from runtime import seccomp
 
-        bpf = seccomp.compile_filter(linux["seccomp"])
-        flags = seccomp.filter_flags(linux["seccomp"])
+        # create compiled it before anything was made (its errors name the rule)
+        bpf, flags = getattr(job, "seccomp", None) or (seccomp.compile_filter(linux["seccomp"]),
+                                                       seccomp.filter_flags(linux["seccomp"]))
         if proc.get("noNewPrivileges"):
             sfd = os.memfd_create("pyrunc-seccomp", 0)
             os.write(sfd, bpf)
@@ -262,6 +273,7 @@ def finish_process(job, proc, linux):
     # Python ignores these; ignored signals would survive exec.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    test_step("stage2-exec")
     job.chan.send("ready")
     os.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
 

@@ -27,14 +27,35 @@ class _Ctx:
 _WS = " \t\n\r"
 
 
-def loads(data):
-    """Parse a JSON document (str or bytes); ValueError on bad input."""
-    if isinstance(data, (bytes, bytearray)):
-        data = data.decode("utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8")
-    if _json is None:
-        import json
+class JSONError(ValueError):
+    """Invalid JSON: ``line``/``column`` (1-based) and ``what`` went wrong; str() is
+    ``line L column C: <what>``."""
 
-        return json.loads(data)
+    def __init__(self, what, line=None, column=None):
+        self.what, self.line, self.column = what, line, column
+        super().__init__(f"line {line} column {column}: {what}" if line else what)
+
+
+MAX_DEPTH = 64  # nesting of objects and arrays: a real config needs fewer than 10
+
+
+def _where(data, pos):
+    line = data.count("\n", 0, pos) + 1
+    return line, pos - (data.rfind("\n", 0, pos) + 1) + 1
+
+
+def loads(data):
+    """Parse a JSON document (str or bytes); JSONError (a ValueError) on bad input,
+    naming line and column.  The fast path is _json's scanner alone; only a document
+    that fails is parsed again by the json module, for its precise message."""
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            data = data.decode("utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8")
+        except UnicodeDecodeError as e:
+            before = data[:e.start].decode("utf-8", "replace")
+            raise JSONError(f"invalid UTF-8 (byte 0x{data[e.start]:02x})", *_where(before, len(before))) from None
+    if _json is None:
+        return _slow_loads(data)
     scan = _json.make_scanner(_Ctx)
     i = 0
     n = len(data)
@@ -42,14 +63,31 @@ def loads(data):
         i += 1
     try:
         obj, end = scan(data, i)
-    except StopIteration as e:
-        raise ValueError(f"Expecting value: char {e.value}") from None
+    except RecursionError:
+        raise JSONError(f"nested deeper than the limit of {MAX_DEPTH} levels") from None
+    except (StopIteration, ValueError, SystemError):
+        # _json reports some errors through json.decoder, which is not imported on
+        # the fast path (SystemError then): ask the json module what is wrong.
+        return _slow_loads(data)
     while end < n and data[end] in _WS:
         end += 1
     if end != n:
-        line = data.count("\n", 0, end) + 1
-        raise ValueError(f"Extra data: line {line} char {end}")
+        raise JSONError("extra data after the JSON value", *_where(data, end))
     return obj
+
+
+def _slow_loads(data):
+    import json
+
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise JSONError(f"nested deeper than the limit of {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError as e:
+        what = e.msg[:1].lower() + e.msg[1:]
+        if what.endswith(" at"):  # "Invalid control character at"
+            what = what[:-3] + " in a string"
+        raise JSONError(what, e.lineno, e.colno) from None
 
 
 def _enc(indent):

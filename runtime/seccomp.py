@@ -18,6 +18,7 @@ import errno
 import os
 
 from runtime._native import ffi, lib
+from runtime.errors import RuntimeFailure
 
 # Whether the container path delivers the listener fd to linux.seccomp.listenerPath.
 NOTIFY_SUPPORTED = False
@@ -86,7 +87,7 @@ _EPERM = errno.EPERM
 _cache = {}
 
 
-class SeccompError(Exception):
+class SeccompError(RuntimeFailure):
     """An invalid or unsupported linux.seccomp; str() is one line naming the field."""
 
     def __init__(self, field, message):

@@ -26,6 +26,55 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 
 # Statuses of the runtime-spec, plus runc's "paused".
 CREATING, CREATED, RUNNING, PAUSED, STOPPED = "creating", "created", "running", "paused", "stopped"
+
+# -- test-only step hooks (tests/test_crash.py) --------------------------------------
+# PYRUNC_TEST_STOP_AT=<step>: the process (runtime or container init stage) reaching
+# that step appends "<step> <pid>" to $PYRUNC_TEST_STOP_FILE and stops itself with
+# SIGSTOP (SIGCONT resumes it; pid 1 of a pid namespace, which ignores its own SIGSTOP,
+# parks for good), so that a test can kill -9 the runtime exactly there, or change
+# the world under it and let it go on.  PYRUNC_TEST_STOP_AT=trace only records every
+# step reached.  Unset (always, outside tests), a step costs one comparison.
+STEPS = (
+    # create (and run): parent side, then the container's init stages
+    "create-validated", "create-state-dir", "create-state-saved", "create-fifo",
+    "create-cgroup-mkdir", "create-cgroups-made", "create-cgroups-set", "create-forked",
+    "stage1-start", "stage1-joined", "stage1-forked", "stage2-start", "stage2-rootfs",
+    "stage2-hooks-done", "stage2-exec", "create-pid", "create-pid-saved", "create-hooks",
+    "create-init-execd", "create-saved",
+    # start (and run)
+    "start-signalled", "start-running",
+    # run in the foreground
+    "run-waiting",
+    # delete
+    "delete-locked", "delete-killed", "delete-cgroups-removed", "delete-state-partial",
+    "delete-removed",
+)
+_STOP_AT = os.environ.get("PYRUNC_TEST_STOP_AT")
+_STOP_FD = None
+if _STOP_AT is not None and os.environ.get("PYRUNC_TEST_STOP_FILE"):
+    # opened now: the container's stages reach their steps after pivot_root
+    _STOP_FD = os.open(os.environ["PYRUNC_TEST_STOP_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                       0o600)
+
+
+def test_step(name):
+    if _STOP_AT is not None:
+        _test_stop(name)
+
+
+def _test_stop(name):
+    if _STOP_AT not in (name, "trace"):
+        return
+    if _STOP_FD is not None:
+        os.write(_STOP_FD, f"{name} {os.getpid()}\n".encode())
+    if _STOP_AT == name:
+        if os.getpid() != 1:
+            os.kill(os.getpid(), 19)  # SIGSTOP (without importing signal); SIGCONT resumes
+            return
+        while True:  # pid 1 of a pid namespace ignores its own SIGSTOP: park for good
+            os.read(os.pipe()[0], 1)
+
+
 DIR_MODE = 0o1700  # S_ISVTX marks pyrunc's state directories
 
 
@@ -83,12 +132,15 @@ class Root:
 class Container:
     """A locked handle on one container's state directory."""
 
-    def __init__(self, root, cid, fd, data):
+    def __init__(self, root, cid, fd, data, *, locked=False, creator=False):
         self.root = root
         self.id = cid
         self.dir = root.dir_of(cid)
         self._fd = fd
         self.data = data
+        self.locked = locked      # we hold the exclusive lock
+        self.creator = creator    # this process is the one creating the container
+        self._journal = None
 
     # -- opening -------------------------------------------------------------
     @classmethod
@@ -104,7 +156,11 @@ class Container:
             raise RuntimeFailure(f"create state directory {d}: {e.strerror}") from None
         fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
-        return cls(root, cid, fd, {"id": cid})
+        if os.fstat(fd).st_nlink == 0:  # a `delete --force` raced us between mkdir and flock
+            os.close(fd)
+            raise RuntimeFailure(f"container {cid} was deleted while it was being created")
+        test_step("create-state-dir")
+        return cls(root, cid, fd, {"id": cid}, locked=True, creator=True)
 
     @classmethod
     def load(cls, root, cid, *, lock=True):
@@ -133,14 +189,60 @@ class Container:
         except FileNotFoundError:
             data = {"id": cid, "status": CREATING}
         except (OSError, ValueError) as e:  # noqa: B014
-            os.close(fd)
-            raise RuntimeFailure(f"container {cid}: unreadable state: {e}") from None
-        return cls(root, cid, fd, data)
+            if not lock:
+                os.close(fd)
+                raise RuntimeFailure(f"container {cid}: unreadable state: {e}") from None
+            # Torn or foreign state (only a kill -9 at the wrong moment leaves one):
+            # what the journal recorded is still removable by delete --force.
+            data = {"id": cid, "status": CREATING, "unreadable": str(e)}
+        if not isinstance(data, dict):
+            data = {"id": cid, "status": CREATING}
+        return cls(root, cid, fd, data, locked=lock)
+
+    def close_journal(self):
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
 
     def close(self):
+        self.close_journal()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    # -- the cleanup journal -------------------------------------------------
+    # Every host object create makes outside the state dir (today: cgroup
+    # directories) is appended to <dir>/journal BEFORE it is made: a create killed
+    # between making something and saving state.json leaves nothing delete --force
+    # cannot find.  One O_APPEND write per entry, no fsync (state lives on tmpfs).
+    JOURNAL = "journal"
+
+    def journal(self, kind, path, ours=True):
+        if self._journal is None:
+            self._journal = os.open(os.path.join(self.dir, self.JOURNAL),
+                                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.write(self._journal, (jsonio.dumps([kind, path, ours]) + "\n").encode())
+
+    def journal_entries(self, kind):
+        """Paths journaled as `kind`, in order, without those later marked not ours."""
+        try:
+            with open(os.path.join(self.dir, self.JOURNAL), "rb") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                k, path, ours = jsonio.loads(line)
+            except (ValueError, TypeError):
+                continue  # a torn last line
+            if k != kind or not isinstance(path, str):
+                continue
+            if ours and path not in out:
+                out.append(path)
+            elif not ours and path in out:
+                out.remove(path)
+        return out
 
     def __enter__(self):
         return self
@@ -174,7 +276,7 @@ class Container:
 
     def status(self):
         if self.data.get("status") == CREATING:
-            return CREATING
+            return CREATING if self.creator or self._creator_alive() else STOPPED
         if not self.alive():
             return STOPPED
         if os.path.exists(self.fifo):
@@ -182,6 +284,26 @@ class Container:
         if self.data.get("paused"):
             return PAUSED
         return RUNNING
+
+    def _creator_alive(self):
+        """A live `create` holds the directory's lock from mkdir to its last save; a
+        creating container whose lock is free lost its creator (kill -9): it is
+        stopped for good, and delete removes what the journal recorded."""
+        if self.locked:
+            return False  # we hold the lock: the creator is gone
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
 
     def spec_state(self):
         """The runtime-spec state document, with runc's extra fields."""
@@ -202,12 +324,17 @@ class Container:
         return st
 
     def remove(self):
-        """Remove the state directory (the lock goes with it)."""
-        for name in os.listdir(self.dir):
+        """Remove the state directory (the lock goes with it).  The journal goes
+        last: killed half-way, the next delete still knows what was made."""
+        self.close_journal()
+        names = sorted(os.listdir(self.dir), key=lambda n: (n == self.JOURNAL, n != "state.json"))
+        for name in names:
             try:
                 os.unlink(os.path.join(self.dir, name))
             except FileNotFoundError:
                 pass
+            if name == "state.json":
+                test_step("delete-state-partial")
         try:
             os.rmdir(self.dir)
         except OSError as e:

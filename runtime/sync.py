@@ -1,14 +1,21 @@
 """The parent <-> container-init channel: JSON messages (and fds) over a SOCK_SEQPACKET pair.
 
+A message larger than INLINE_MAX (the hook state with a config's annotations: Kubernetes
+allows 256 KiB of them, and a datagram cannot exceed the socket buffer, ~208 KiB) travels
+in a memfd passed along as the message's last fd: any size the engines produce fits.
+
 Uses the C `_socket` module directly: `socket.py` imports `enum` and costs more than
 the whole exchange.
 """
 import _socket
+import os
 import struct
 
 from runtime import jsonio
 
 _FD_SIZE = struct.calcsize("i")
+INLINE_MAX = 32 << 10
+_BIG = b'{"t": "@memfd"}'
 
 
 def send_fds(sock, data, fds):
@@ -42,13 +49,38 @@ class Channel:
 
     def send(self, kind, fds=(), **fields):
         fields["t"] = kind
-        send_fds(self.sock, jsonio.dumps(fields).encode(), list(fds))
+        data = jsonio.dumps(fields).encode()
+        if len(data) <= INLINE_MAX:
+            send_fds(self.sock, data, list(fds))
+            return
+        mfd = os.memfd_create("pyrunc-sync", os.MFD_CLOEXEC)
+        try:
+            view, off = memoryview(data), 0
+            while off < len(data):
+                off += os.write(mfd, view[off:])
+            send_fds(self.sock, _BIG, list(fds) + [mfd])
+        finally:
+            os.close(mfd)
 
     def recv(self):
         """(kind, fields, fds); kind is None at EOF (the other side exited or exec'd)."""
-        data, fds = recv_fds(self.sock, 1 << 20, 4)
+        data, fds = recv_fds(self.sock, INLINE_MAX, 8)
         if not data:
             return None, {}, fds
+        if data == _BIG and fds:
+            mfd = fds.pop()
+            try:
+                size = os.fstat(mfd).st_size
+                chunks, off = [], 0
+                while off < size:
+                    chunk = os.pread(mfd, size - off, off)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    off += len(chunk)
+            finally:
+                os.close(mfd)
+            data = b"".join(chunks)
         msg = jsonio.loads(data)
         return msg.pop("t"), msg, fds
 

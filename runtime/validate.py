@@ -26,6 +26,8 @@ import os
 
 __all__ = [
     "validate_config",
+    "input_errors",
+    "limit_errors",
     "validate_state",
     "resources_errors",
     "schema_errors",
@@ -54,10 +56,13 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 def validate_config(config):
     """Return every problem in ``config`` (a parsed config.json) as a list of
     ``"<path>: <message>"`` lines; ``[]`` when the config is valid."""
+    errors = input_errors(config)
+    if errors:
+        return errors
     errors = _schema_check("config", config)
     if errors:
         return errors
-    return semantic_errors(config)
+    return semantic_errors(config) + limit_errors(config)
 
 
 def validate_state(state):
@@ -146,8 +151,9 @@ def _rewrite_refs(node, current, root_name):
 
 def format_path(path):
     """``["mounts", 2, "destination"]`` -> ``"mounts[2].destination"``.
-    Keys that are not plain identifiers are written as ``["key"]``; the empty
-    path (the document itself) is ``(root)``."""
+    Keys that are not plain identifiers are written as ``["key"]`` (a JSON
+    string: control characters and non-ASCII escaped, so the line stays one
+    printable line); the empty path (the document itself) is ``(root)``."""
     out = ""
     for part in path:
         if isinstance(part, int) and not isinstance(part, bool):
@@ -155,8 +161,17 @@ def format_path(path):
         elif isinstance(part, str) and _is_ident(part):
             out += ("." if out else "") + part
         else:
-            out += '["%s"]' % str(part).replace("\\", "\\\\").replace('"', '\\"')
+            out += "[%s]" % _quote(str(part))
     return out or "(root)"
+
+
+def _quote(s, limit=64):
+    """A JSON-quoted, ASCII-only, shortened rendering of ``s`` for messages."""
+    from _json import encode_basestring_ascii
+
+    if len(s) > limit:
+        return encode_basestring_ascii(s[:limit])[:-1] + '..."'
+    return encode_basestring_ascii(s)
 
 
 def _is_ident(s):
@@ -532,7 +547,10 @@ def semantic_errors(config):
     for key in linux.get("sysctl") or {}:
         norm = key.replace("/", ".")
         where = format_path(["linux", "sysctl", key])
-        if norm in _IPC_SYSCTLS or norm.startswith("fs.mqueue."):
+        parts = key.split("/" if "/" in key else ".")
+        if key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            add("%s: is not a valid sysctl name (empty, '.' or '..' component)" % where)
+        elif norm in _IPC_SYSCTLS or norm.startswith("fs.mqueue."):
             if not has_ns("ipc"):
                 add("%s: requires an ipc namespace in linux.namespaces" % where)
         elif norm.startswith("net."):
@@ -583,6 +601,123 @@ def _valid_ifname(name):
         and name not in (".", "..")
         and not any(c in name for c in "/:") and not any(c.isspace() for c in name)
     )
+
+
+# ---------------------------------------------------------------------------
+# hostile input: what must be refused before the schema or anything else looks
+# at the document, and the bounds that keep the work of a create small
+
+MAX_DEPTH = 64          # nesting of objects/arrays (jsonio refuses far deeper ones while parsing)
+MAX_PATH = 4096         # bytes in a path (PATH_MAX)
+MAX_ARG = 131072        # bytes in one argument or environment string (MAX_ARG_STRLEN)
+MAX_ITEMS = 4096        # mounts, devices, masked/read-only paths, seccomp rules, id mappings
+MAX_HOOKS = 256         # hooks of one kind (each is a process)
+MAX_PROBLEMS = 20       # problems reported by input_errors before it stops looking
+
+
+def input_errors(config):
+    """Strings no kernel interface can carry and documents too deep to handle, by
+    field: a NUL byte (C strings end there), a string that is not valid Unicode
+    (a lone surrogate from a ``\\ud800`` escape: it cannot be encoded), keys
+    included; nesting deeper than ``MAX_DEPTH``.  Walks the whole document once."""
+    errs = []
+
+    def bad_string(s):
+        if "\0" in s:
+            return "contains a NUL byte"
+        if not s.isascii():
+            try:
+                s.encode()
+            except UnicodeEncodeError as e:
+                return "is not valid Unicode (lone surrogate U+%04X at offset %d)" % (ord(s[e.start]), e.start)
+        return None
+
+    def walk(value, path, depth):
+        if len(errs) >= MAX_PROBLEMS:
+            return
+        t = type(value)
+        if t is str:
+            why = bad_string(value)
+            if why:
+                errs.append("%s: %s" % (format_path(path), why))
+        elif t is dict:
+            if depth >= MAX_DEPTH:
+                errs.append("%s...: nested deeper than the limit of %d levels" % (format_path(path[:4]), MAX_DEPTH))
+                return
+            for k, v in value.items():
+                path.append(k)
+                why = bad_string(k)
+                if why:
+                    errs.append("%s: the key %s" % (format_path(path), why))
+                walk(v, path, depth + 1)
+                path.pop()
+        elif t is list:
+            if depth >= MAX_DEPTH:
+                errs.append("%s...: nested deeper than the limit of %d levels" % (format_path(path[:4]), MAX_DEPTH))
+                return
+            for i, v in enumerate(value):
+                path.append(i)
+                walk(v, path, depth + 1)
+                path.pop()
+
+    walk(config, [], 0)
+    return errs
+
+
+def _d(v):
+    return v if isinstance(v, dict) else {}
+
+
+def _l(v):
+    return v if isinstance(v, list) else []
+
+
+def limit_errors(config):
+    """Bounds on a schema-valid config, each naming its limit: path lengths,
+    argument sizes and the number of items whose handling costs a system call
+    or a process each (a create must stay cheap to refuse)."""
+    errs = []
+    add = errs.append
+
+    def path_len(where, v):
+        if isinstance(v, str) and len(v) > MAX_PATH // 4 and len(v.encode()) > MAX_PATH:
+            add("%s: longer than the limit of %d bytes for a path" % (where, MAX_PATH))
+
+    def items(where, v, limit=MAX_ITEMS):
+        if isinstance(v, list) and len(v) > limit:
+            add("%s: more than the limit of %d items" % (where, limit))
+            return []
+        return _l(v)
+
+    process, linux = _d(config.get("process")), _d(config.get("linux"))
+    path_len("root.path", _d(config.get("root")).get("path"))
+    path_len("process.cwd", process.get("cwd"))
+    for field in ("args", "env"):
+        for i, a in enumerate(_l(process.get(field))):
+            if isinstance(a, str) and len(a) > MAX_ARG // 4 and len(a.encode()) >= MAX_ARG:
+                add("process.%s[%d]: longer than the kernel's limit of %d bytes" % (field, i, MAX_ARG))
+    for i, m in enumerate(items("mounts", config.get("mounts"))):
+        m = _d(m)
+        path_len("mounts[%d].destination" % i, m.get("destination"))
+        path_len("mounts[%d].source" % i, m.get("source"))
+    for kind, hooks in _d(config.get("hooks")).items():
+        for i, h in enumerate(items("hooks.%s" % kind, hooks, MAX_HOOKS)):
+            path_len("hooks.%s[%d].path" % (kind, i), _d(h).get("path"))
+    for i, ns in enumerate(_l(linux.get("namespaces"))):
+        path_len("linux.namespaces[%d].path" % i, _d(ns).get("path"))
+    for i, dev in enumerate(items("linux.devices", linux.get("devices"))):
+        path_len("linux.devices[%d].path" % i, _d(dev).get("path"))
+    for field in ("maskedPaths", "readonlyPaths"):
+        for i, p in enumerate(items("linux." + field, linux.get(field))):
+            path_len("linux.%s[%d]" % (field, i), p)
+    for field in ("uidMappings", "gidMappings"):
+        items("linux." + field, linux.get(field), 340)  # the kernel's limit per map
+    items("linux.resources.devices", _d(linux.get("resources")).get("devices"))
+    seccomp = _d(linux.get("seccomp"))
+    path_len("linux.seccomp.listenerPath", seccomp.get("listenerPath"))
+    items("linux.seccomp.syscalls", seccomp.get("syscalls"))
+    path_len("linux.cgroupsPath", linux.get("cgroupsPath"))
+    return errs
 
 
 # ---------------------------------------------------------------------------

@@ -93,7 +93,10 @@ def fast_ok(mod, kind, obj):
 # strategies: configs shaped like the spec
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=8)
-text = st.text(max_size=12)
+# Strings a kernel interface can carry: no NUL, no lone surrogate (validate.input_errors
+# refuses those, by field: tests/test_fuzz.py covers them).
+chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")
+text = st.text(chars, max_size=12)
 abs_path = st.lists(names, max_size=4).map(lambda p: "/" + "/".join(p))
 uint16 = st.integers(0, 2**16 - 1)
 uint32 = st.integers(0, 2**32 - 1)
@@ -174,7 +177,7 @@ mounts = st.lists(st.one_of(plain_mount, idmapped_mount), max_size=4)
 hook = opt_dict({"path": abs_path}, args=st.lists(text, max_size=3), env=st.lists(env_entry, max_size=2),
                 timeout=st.integers(1, 3600))
 hooks = opt_dict(**{h: st.lists(hook, max_size=2) for h in HOOK_NAMES})
-annotations = st.dictionaries(st.text(min_size=1, max_size=10), text, max_size=3)
+annotations = st.dictionaries(st.text(chars, min_size=1, max_size=10), text, max_size=3)
 
 
 @st.composite

@@ -42,6 +42,12 @@ V1_SUBSYSTEMS = frozenset({
 })
 
 
+def _test_step(name):
+    from runtime.state import test_step
+
+    test_step(name)
+
+
 class CgroupError(Exception):
     """A cgroup operation failed; ``str()`` is one line naming the field/path."""
 
@@ -193,20 +199,29 @@ def host_mode() -> str:
 # --------------------------------------------------------------------------
 
 
+MAX_DEPTH = 32  # components of a cgroupsPath: each is a mkdir in every hierarchy
+MAX_NAME = 255  # bytes of one component (NAME_MAX)
+
+
 def _clean_parts(path: str, what: str) -> list[str]:
-    """Split into components, resolving ``.``/``..``; refuse escapes."""
+    """Split into components, resolving ``.``/``..``; refuse escapes and paths
+    too deep to be worth their mkdirs."""
     if any(ord(c) < 32 for c in path):
-        raise CgroupError(f"{what} {path!r}: contains control characters")
+        raise CgroupError(f"{what}: contains control characters")
     parts: list[str] = []
     for c in path.split("/"):
         if c in ("", "."):
             continue
         if c == "..":
             if not parts:
-                raise CgroupError(f"{what} {path!r}: '..' escapes the cgroup hierarchy")
+                raise CgroupError(f"{what}: '..' escapes the cgroup hierarchy")
             parts.pop()
         else:
+            if len(c.encode(errors="surrogateescape")) > MAX_NAME:
+                raise CgroupError(f"{what}: a component is longer than the limit of {MAX_NAME} bytes")
             parts.append(c)
+            if len(parts) > MAX_DEPTH:
+                raise CgroupError(f"{what}: deeper than the limit of {MAX_DEPTH} levels")
     return parts
 
 
@@ -220,9 +235,9 @@ def cgroup_relpath(cgroups_path: str | None, container_id: str, own: str = "/") 
         if not container_id or "/" in container_id or container_id in (".", ".."):
             raise CgroupError(f"container id {container_id!r}: not usable as a cgroup name")
         return f"/{DEFAULT_PARENT}/{container_id}"
-    parts = _clean_parts(cgroups_path, "cgroupsPath")
+    parts = _clean_parts(cgroups_path, "linux.cgroupsPath")
     if not parts:
-        raise CgroupError(f"cgroupsPath {cgroups_path!r}: refusing to use the root cgroup")
+        raise CgroupError("linux.cgroupsPath: refusing to use the root cgroup")
     if cgroups_path.startswith("/"):
         return "/" + "/".join(parts)
     base = [p for p in own.split("/") if p]
@@ -359,6 +374,10 @@ class Manager:
         self.skipped: list[str] = list(skipped or [])  # rootless: subsystems we could not use
         self.mountpoints = dict(mountpoints or {})  # subsystem -> mount point (stop point for mkdir)
         self.resources = resources
+        # journal(path, ours=True) is called before each mkdir (and with ours=False when
+        # someone else made the directory first): a cleanup journal that outlives a kill.
+        self.journal = None
+        self.dir_fds: dict[str, int] = {}  # open_dirs(): subsystem -> fd of its directory
 
     # -- helpers -----------------------------------------------------------
 
@@ -384,17 +403,26 @@ class Manager:
         rel = os.path.relpath(leaf, top)
         if rel == "." or rel.startswith(".."):
             raise CgroupError(f"cgroup path {leaf}: not below its mount point {top}")
+        journal = self.journal
         for attempt in range(5):
             cur = top
             try:
                 for comp in rel.split("/"):
                     cur = os.path.join(cur, comp)
+                    if journal is not None:
+                        if os.path.isdir(cur):
+                            continue
+                        journal(cur)
                     try:
                         os.mkdir(cur, 0o755)
                     except FileExistsError:
+                        if journal is not None:
+                            journal(cur, False)
                         continue
                     if cur not in self.created:
                         self.created.append(cur)
+                    if journal is not None:
+                        _test_step("create-cgroup-mkdir")
                     self._on_created(sub, cur)
                 return
             except FileNotFoundError:
@@ -425,6 +453,28 @@ class Manager:
     def _after_create(self) -> None:
         pass
 
+    def open_dirs(self) -> None:
+        """Open every cgroup directory once, right after create(): apply() and the
+        fork into the cgroup2 directory then go through these fds, so a directory
+        removed in between gives one clear error instead of a half-joined process."""
+        for sub, d in self.paths.items():
+            if sub in self.skipped or sub in self.dir_fds:
+                continue
+            same = [s for s, fd in self.dir_fds.items() if self.paths[s] == d]
+            if same:
+                self.dir_fds[sub] = self.dir_fds[same[0]]
+                continue
+            try:
+                self.dir_fds[sub] = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError as e:
+                self.close_dirs()
+                raise CgroupError(f"opening cgroup {d}: {e.strerror}") from None
+
+    def close_dirs(self) -> None:
+        for fd in set(self.dir_fds.values()):
+            os.close(fd)
+        self.dir_fds = {}
+
     def apply(self, pid: int, *, skip_unified: bool = False) -> None:
         """Move ``pid`` into the cgroup in every hierarchy.
 
@@ -440,9 +490,18 @@ class Manager:
         for sub, d in list(self.paths.items()):
             if sub in self.skipped or (skip_unified and sub == ""):
                 continue
-            procs = os.path.join(d, "tasks" if pid == 0 and sub != "" else "cgroup.procs")
+            name = "tasks" if pid == 0 and sub != "" else "cgroup.procs"
+            procs = os.path.join(d, name)
+            dfd = self.dir_fds.get(sub)
             try:
-                write_file(procs, str(pid))
+                if dfd is None:
+                    write_file(procs, str(pid))
+                else:
+                    fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dfd)
+                    try:
+                        os.write(fd, str(pid).encode())
+                    finally:
+                        os.close(fd)
             except OSError as e:
                 if self.rootless and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
                     self.skipped += [s for s, p in self.paths.items() if p == d]
@@ -450,7 +509,7 @@ class Manager:
                 if e.errno == errno.ESRCH:
                     raise CgroupError(f"{procs}: process {pid} does not exist") from None
                 if e.errno == errno.ENOENT:
-                    raise CgroupError(f"{procs}: cgroup does not exist (was create() called?)") from None
+                    raise CgroupError(f"cgroup {d} does not exist (removed before the process could join it)") from None
                 raise CgroupError(f"adding pid {pid} to {procs}: {e.strerror}") from None
 
     def _before_apply(self) -> None:

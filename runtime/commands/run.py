@@ -3,7 +3,7 @@ import os
 
 from runtime import container
 from runtime.errors import NotFound
-from runtime.state import Container, Root
+from runtime.state import Container, Root, test_step
 
 
 def main(opts):
@@ -24,6 +24,7 @@ def main(opts):
             return 0
         pid = c.pid
         c.close()
+        test_step("run-waiting")
         status = container.wait_foreground(pid, master)
         if not opts.keep:
             try:
