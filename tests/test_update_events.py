@@ -224,6 +224,8 @@ def test_v2_update_keeps_the_other_half(fake_v2):
     # swap alone: the memory+swap total is converted with the limit in force
     with pytest.raises(CgroupError, match=r"^linux\.resources\.memory\.swap: .*unlimited"):
         m.update({"memory": {"swap": 96 * MiB}})
+    m.update({"memory": {"swap": -1}})  # unlimited swap needs no memory limit
+    assert _rd(f"{d}/memory.swap.max") == "max"
     _write(f"{d}/memory.max", f"{64 * MiB}\n")
     m.update({"memory": {"swap": 80 * MiB}})
     assert _rd(f"{d}/memory.swap.max") == str(16 * MiB)
@@ -785,3 +787,21 @@ def test_events_oom_of_the_init_ends_the_stream(rt, cid, make_bundle, tdir):
         if p is not None and p.poll() is None:
             p.kill()
             p.wait()
+
+
+@pytest.mark.pyrunc_only
+def test_update_unified(rt, cid, running):
+    """`unified` keys go to the container's cgroup2 directory (on a hybrid host too,
+    for the core cgroup.* files, as at create); runc 1.1.5 refuses them on hybrid."""
+    lay = _layout()
+    r = rt.cmd("update", "-r", "-", cid, input='{"unified": {"cgroup.max.descendants": "5"}}')
+    if lay.unified is None:
+        assert_error(r, rt)
+        assert "unified.cgroup.max.descendants" in r.err, r
+        return
+    assert r.rc == 0, r
+    d = lay.unified.mountpoint.rstrip("/") + host_cgroup_of(running)[""]
+    assert _rd(os.path.join(d, "cgroup.max.descendants")) == "5"
+    r = rt.cmd("update", "-r", "-", cid, input='{"unified": {"cgroup.procs": "1"}}')
+    assert_error(r, rt)
+    assert "unified.cgroup.procs" in r.err, r

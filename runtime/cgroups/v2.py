@@ -355,7 +355,7 @@ class V2Manager(Manager):
         resources = dict(resources)
         d = self.dir
         mem = resources.get("memory") or {}
-        if mem.get("swap") and not mem.get("limit"):
+        if (mem.get("swap") or 0) > 0 and not mem.get("limit"):
             # memory.swap.max is swap alone: the memory+swap total needs the limit in force.
             try:
                 cur = read_file(os.path.join(d, "memory.max")).strip()
