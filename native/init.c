@@ -11,11 +11,19 @@
  *   fifo N                      wait for one byte on fd N (the start signal);
  *                               the fd is closed by the final exec
  *   seccomp N FLAGS             load the BPF program read from fd N
+ *   listener S                  FLAGS has SECCOMP_FILTER_FLAG_NEW_LISTENER: send the
+ *                               listener fd over the unix socket S (the sync channel
+ *                               to the runtime, which hands it to the seccomp agent)
+ *                               as the message {"t": "seccomp"} with SCM_RIGHTS, wait
+ *                               for the runtime's answer, close S
  *   state JSON                  the state handed to the hooks on stdin
  *   hook TIMEOUT PATH ARGC ARG... ENVC ENV...   run a startContainer hook
  *   exec PATH ARGC ARG... ENVC ENV...           exec the container's program
- * Hooks run after the start signal; seccomp is loaded last, right before exec.
- * Any failure prints one line to stderr and exits 127 (126 for exec errors).
+ * Order: with a listener the filter is loaded first, before the start signal, while
+ * the runtime that forwards the fd (create, exec) is still there; otherwise right
+ * after the start signal.  Either way it is in force before the startContainer hooks
+ * run (runc's order: a hook using a blocked syscall fails), then the program is
+ * exec'd.  Any failure prints one line to stderr and exits 127 (126 for exec errors).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -228,15 +238,23 @@ static void run_hook(const struct cmd *h, const char *state)
         }
         nanosleep(&nap, NULL);
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
         char line[512];
-        snprintf(line, sizeof(line), "startContainer hook %s failed (status %d)", h->path,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        snprintf(line, sizeof(line), "error running startContainer hook %s: exit status %d",
+                 h->path, WEXITSTATUS(status));
+        die(line, 0, 127);
+    }
+    if (WIFSIGNALED(status)) {
+        /* SIGSYS: the container's seccomp filter killed it ("bad system call") */
+        char line[512];
+        snprintf(line, sizeof(line), "error running startContainer hook %s: signal %d (%s)",
+                 h->path, WTERMSIG(status), strsignal(WTERMSIG(status)));
         die(line, 0, 127);
     }
 }
 
-static void load_seccomp(int fd, unsigned int flags)
+/* Returns what seccomp(2) returns: the listener fd with NEW_LISTENER, else 0. */
+static int load_seccomp(int fd, unsigned int flags)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
@@ -258,12 +276,58 @@ static void load_seccomp(int fd, unsigned int flags)
     }
     close(fd);
     struct sock_fprog prog = { (unsigned short)(len / sizeof(struct sock_filter)), f };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (r < 0)
         die("load seccomp filter", errno, 127);
+    free(f);
+    return (int)r;
+}
+
+/* Hand the seccomp listener fd to the runtime over the sync channel and wait until it
+ * has passed it on to the agent (its answer); then the channel is closed. */
+static void send_listener(int sock, int listener)
+{
+    static const char msg[] = "{\"t\": \"seccomp\"}";
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct iovec iov = { (void *)msg, sizeof(msg) - 1 };
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR)
+            die("send the seccomp listener fd to the runtime", errno, 127);
+    }
+    close(listener);
+    char answer[256];
+    ssize_t r;
+    do
+        r = recv(sock, answer, sizeof(answer), 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        die("seccomp listener: no answer from the runtime", errno, 127);
+    if (r == 0)
+        _exit(127); /* the runtime failed to reach the agent: it says so itself */
+    close(sock);
 }
 
 int main(int argc, char **argv)
 {
+    /* exec made us dumpable again: until the container's program is exec'd (which
+     * resets it), a process sharing our pid namespace and uid must not ptrace us or
+     * open /proc/1/fd, where the start fifo and the instructions are (CVE-2016-9962). */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc != 2)
         die("usage: pyrunc-init FD", 0, 127);
     char *e;
@@ -272,7 +336,7 @@ int main(int argc, char **argv)
         die("bad instruction fd", 0, 127);
     read_all((int)fd);
 
-    int fifo = -1, seccomp_fd = -1;
+    int fifo = -1, seccomp_fd = -1, listener_sock = -1;
     unsigned int seccomp_flags = 0;
     const char *state = "";
     struct cmd hooks[MAX_HOOKS], prog = { 0 };
@@ -285,6 +349,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(w, "seccomp")) {
             seccomp_fd = (int)number();
             seccomp_flags = (unsigned int)number();
+        } else if (!strcmp(w, "listener")) {
+            listener_sock = (int)number();
         } else if (!strcmp(w, "state")) {
             state = word();
         } else if (!strcmp(w, "hook")) {
@@ -305,6 +371,8 @@ int main(int argc, char **argv)
     }
     if (!prog.path)
         die("nothing to exec", 0, 127);
+    if ((listener_sock >= 0) != (seccomp_fd >= 0 && (seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)))
+        die("listener and a seccomp filter with SECCOMP_FILTER_FLAG_NEW_LISTENER go together", 0, 127);
 
     /* Keep our own fds out of the container's program.  The fifo stays open
      * until the exec closes it: `start` waits for that to know the program runs. */
@@ -312,6 +380,13 @@ int main(int argc, char **argv)
         die("seccomp fd", errno, 127);
     if (fifo >= 0 && fcntl(fifo, F_SETFD, FD_CLOEXEC) < 0)
         die("fifo fd", errno, 127);
+    if (listener_sock >= 0 && fcntl(listener_sock, F_SETFD, FD_CLOEXEC) < 0)
+        die("listener socket", errno, 127);
+
+    if (listener_sock >= 0) {
+        send_listener(listener_sock, load_seccomp(seccomp_fd, seccomp_flags));
+        seccomp_fd = -1;
+    }
 
     if (fifo >= 0) {
         die_on_signals();
@@ -319,15 +394,15 @@ int main(int argc, char **argv)
         report_fd = fifo;
     }
 
+    if (seccomp_fd >= 0)
+        load_seccomp(seccomp_fd, seccomp_flags);
+
     if (nhooks) {
         signal(SIGPIPE, SIG_IGN);
         for (int i = 0; i < nhooks; i++)
             run_hook(&hooks[i], state);
         signal(SIGPIPE, SIG_DFL);
     }
-
-    if (seccomp_fd >= 0)
-        load_seccomp(seccomp_fd, seccomp_flags);
 
     execve(prog.path, prog.argv, prog.envp);
     int err = errno;

@@ -422,12 +422,20 @@ def _spawn(c, config, pf, bundle, opts):
                     os.close(fds[0])
                 else:
                     master = fds[0]
+            elif kind == "seccomp":  # the listener fd of linux.seccomp, for its agent
+                from runtime import seccomp
+
+                seccomp.forward_listener(parent, linux["seccomp"], fds, state=spec_state(c, CREATING, c.pid), pid=c.pid)
             elif kind == "ready":
                 break
             elif kind == "error":
                 raise RuntimeFailure(msg["msg"])
             else:
                 raise RuntimeFailure("container init exited before it was ready")
+        if msg.get("listener"):  # pyrunc-init loads the filter and sends its listener fd
+            from runtime import seccomp
+
+            seccomp.forward_listener(parent, linux["seccomp"], state=spec_state(c, CREATING, c.pid), pid=c.pid)
         kind, msg, _ = parent.recv()  # EOF once pyrunc-init has been exec'd
         if kind == "error":
             raise RuntimeFailure(msg["msg"])

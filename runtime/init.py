@@ -234,9 +234,15 @@ def finish_process(job, proc, linux):
             sfd = os.memfd_create("pyrunc-seccomp", 0)
             os.write(sfd, bpf)
             seccomp_words = ["seccomp", str(sfd), str(flags)]
+            if flags & seccomp.FLAG_NEW_LISTENER:
+                # pyrunc-init loads it before waiting for start and sends the runtime
+                # the listener fd over the channel (see seccomp.py)
+                seccomp_words += ["listener", str(job.chan.fileno())]
         else:
             # Without no_new_privs the filter needs CAP_SYS_ADMIN: load it before caps drop.
-            seccomp.load(bpf, flags)
+            listener = seccomp.load(bpf, flags)
+            if flags & seccomp.FLAG_NEW_LISTENER:
+                seccomp.hand_listener(job.chan, listener)
 
     caps = capabilities.masks(proc.get("capabilities"))
     capabilities.apply_bounding(caps["bounding"])
@@ -267,6 +273,8 @@ def finish_process(job, proc, linux):
         keep.add(job.fifo_fd)
     if seccomp_words:
         keep.add(int(seccomp_words[1]))
+    if "listener" in seccomp_words:
+        keep.add(job.chan.fileno())
     lib.pyrunc_close_range(3, 0xFFFFFFFF, lib.CLOSE_RANGE_CLOEXEC)
     for fd in keep:
         os.set_inheritable(fd, True)
@@ -274,7 +282,8 @@ def finish_process(job, proc, linux):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     test_step("stage2-exec")
-    job.chan.send("ready")
+    # listener: pyrunc-init will send the seccomp listener fd (see seccomp.forward_listener)
+    job.chan.send("ready", listener="listener" in seccomp_words)
     os.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
 
 

@@ -8,11 +8,23 @@ seccomp(SECCOMP_SET_MODE_FILTER, filter_flags(...), &prog) right before execve.
     load(bpf, flags) -> int              load raw bytes into this process
     load_config(seccomp) -> int          compile_filter + filter_flags + load
     send_listener_state(...)             hand a listener fd to a seccomp agent
+    hand_listener(chan, fd)              container side: the listener fd to the runtime
+    forward_listener(chan, seccomp, ...) runtime side: that fd on to the agent
     features() -> dict                   the features document's linux.seccomp
 
-SCMP_ACT_NOTIFY compiles only with allow_notify=True (or NOTIFY_SUPPORTED):
-the container path has no way yet to hand the listener fd from pyrunc-init to
-the agent at linux.seccomp.listenerPath, so by default such a config fails.
+SCMP_ACT_NOTIFY (linux.seccomp.listenerPath): whoever loads the filter gets the
+listener fd and hands it to the runtime process over the sync channel (a "seccomp"
+message with the fd; the runtime answers "seccomp-done"), as runc's init does:
+
+- without noNewPrivileges, finish_process loads it (before the capabilities drop)
+  and calls hand_listener(job.chan, fd);
+- with noNewPrivileges, pyrunc-init loads it ("listener" instruction, see
+  native/init.c) before waiting for the start signal, so that the runtime (create,
+  exec) is still there, and sends the same message itself.
+
+The runtime (create's or exec's channel loop) calls forward_listener, which sends
+the container process state and the fd to the agent (send_listener_state) and
+answers the container.  A missing or dead agent is an error of create/run/exec.
 """
 import errno
 import os
@@ -20,8 +32,9 @@ import os
 from runtime._native import ffi, lib
 from runtime.errors import RuntimeFailure
 
-# Whether the container path delivers the listener fd to linux.seccomp.listenerPath.
-NOTIFY_SUPPORTED = False
+# The container path delivers the listener fd to linux.seccomp.listenerPath.
+NOTIFY_SUPPORTED = True
+AGENT_TIMEOUT = 30.0  # seconds for connecting and sending to the agent
 
 # seccomp(2) flags (linux/seccomp.h)
 FLAG_TSYNC = 1
@@ -126,11 +139,7 @@ def _actions_avail():
     return _cache["avail"]
 
 
-def _notify_allowed(allow_notify):
-    return NOTIFY_SUPPORTED if allow_notify is None else allow_notify
-
-
-def _action(name, errno_ret, field, errno_field, allow_notify):
+def _action(name, errno_ret, field, errno_field):
     """The action value for an action name and its optional errnoRet."""
     if not isinstance(name, str):
         raise SeccompError(field, f"must be a string, not {name!r}")
@@ -138,10 +147,6 @@ def _action(name, errno_ret, field, errno_field, allow_notify):
         base, kernel_name, takes_errno = _ACTIONS[name]
     except KeyError:
         raise SeccompError(field, f"unknown action {name}") from None
-    if name == "SCMP_ACT_NOTIFY" and not _notify_allowed(allow_notify):
-        raise SeccompError("linux.seccomp.listenerPath",
-                           f"SCMP_ACT_NOTIFY (used by {field}) is not supported: "
-                           "pyrunc cannot hand the seccomp listener fd to an agent yet")
     if kernel_name not in _actions_avail():
         raise SeccompError(field, f"{name} is not supported by this kernel")
     if errno_ret is not None:
@@ -195,7 +200,7 @@ def _conditions(args, field):
     return [conds]
 
 
-def _parse(seccomp, allow_notify):
+def _parse(seccomp):
     """Validate linux.seccomp: (default action, arch tokens, rules)."""
     top = "linux.seccomp"
     if not isinstance(seccomp, dict):
@@ -205,7 +210,7 @@ def _parse(seccomp, allow_notify):
     if seccomp.get("defaultAction") == "SCMP_ACT_NOTIFY":
         raise SeccompError(f"{top}.defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
     default = _action(seccomp["defaultAction"], seccomp.get("defaultErrnoRet"),
-                      f"{top}.defaultAction", f"{top}.defaultErrnoRet", allow_notify)
+                      f"{top}.defaultAction", f"{top}.defaultErrnoRet")
     if seccomp.get("listenerMetadata") and not seccomp.get("listenerPath"):
         raise SeccompError(f"{top}.listenerMetadata", "is set without listenerPath")
 
@@ -231,7 +236,7 @@ def _parse(seccomp, allow_notify):
             if not isinstance(name, str) or not name:
                 raise SeccompError(f"{field}.names[{j}]", f"must be a non-empty string, not {name!r}")
         action = _action(entry["action"], entry.get("errnoRet"), f"{field}.action",
-                         f"{field}.errnoRet", allow_notify)
+                         f"{field}.errnoRet")
         groups = _conditions(entry.get("args"), f"{field}.args")
         if action == default:
             continue  # libseccomp refuses a rule that repeats the default action
@@ -277,9 +282,9 @@ def _new_ctx(default, archs, rules):
 
 # ---- the public functions ------------------------------------------------------
 
-def compile_filter(seccomp, *, allow_notify=None):
+def compile_filter(seccomp):
     """The BPF program (struct sock_filter array) for an OCI linux.seccomp object."""
-    ctx = _new_ctx(*_parse(seccomp, allow_notify))
+    ctx = _new_ctx(*_parse(seccomp))
     try:
         fd = os.memfd_create("pyrunc-seccomp", os.MFD_CLOEXEC)
         try:
@@ -435,7 +440,7 @@ def _flag_supported(name):
     return _kernel_accepts(bits)
 
 
-def filter_flags(seccomp, *, allow_notify=None):
+def filter_flags(seccomp):
     """The seccomp(2) flags with which to load compile_filter(seccomp).
 
     TSYNC is dropped (pyrunc-init is single-threaded), NEW_LISTENER is added when
@@ -454,10 +459,6 @@ def filter_flags(seccomp, *, allow_notify=None):
         flags |= _FLAGS[name]
     flags &= ~FLAG_TSYNC
     if _uses_notify(seccomp):
-        if not _notify_allowed(allow_notify):
-            raise SeccompError("linux.seccomp.listenerPath",
-                               "SCMP_ACT_NOTIFY is not supported: pyrunc cannot hand "
-                               "the seccomp listener fd to an agent yet")
         flags |= FLAG_NEW_LISTENER
     else:
         flags &= ~FLAG_WAIT_KILLABLE_RECV
@@ -484,14 +485,14 @@ def load(bpf, flags=0):
     return rc
 
 
-def load_config(seccomp, *, allow_notify=None):
+def load_config(seccomp):
     """Compile and load linux.seccomp into the calling process.
 
     Unlike pyrunc-init this process may have threads, so TSYNC is honoured.
-    Returns the listener fd when SCMP_ACT_NOTIFY is used (allow_notify), else 0.
+    Returns the listener fd when SCMP_ACT_NOTIFY is used, else 0.
     """
-    bpf = compile_filter(seccomp, allow_notify=allow_notify)
-    flags = filter_flags(seccomp, allow_notify=allow_notify)
+    bpf = compile_filter(seccomp)
+    flags = filter_flags(seccomp)
     if "SECCOMP_FILTER_FLAG_TSYNC" in (seccomp.get("flags") or ()):
         flags |= FLAG_TSYNC
         if flags & FLAG_NEW_LISTENER:
@@ -501,36 +502,85 @@ def load_config(seccomp, *, allow_notify=None):
 
 def send_listener_state(listener_path, seccomp_fd, state, *, pid, metadata=None,
                         oci_version="1.3.0"):
-    """Send the container process state and the listener fd to a seccomp agent.
+    """Send the container process state and the listener fd to a seccomp agent
+    (config-linux.md, "The Container Process State").
 
-    One AF_UNIX SOCK_STREAM connection to listener_path; the JSON state goes with
-    the fd (SCM_RIGHTS) in the first sendmsg, then the connection is closed.
+    One AF_UNIX SOCK_STREAM connection to listener_path, used once: the JSON
+    {ociVersion, fds: ["seccompFd"], pid, metadata, state} goes with the fd
+    (SCM_RIGHTS) in the first sendmsg, the rest (if any) after, then it is closed.
     """
-    import json
-    import socket
+    import _socket
+
+    from runtime import jsonio
+    from runtime.sync import send_fds
 
     message = {"ociVersion": oci_version, "fds": ["seccompFd"], "pid": pid, "state": state}
     if metadata:
         message["metadata"] = metadata
-    data = json.dumps(message).encode()
+    data = jsonio.dumps(message).encode()
+    field = "linux.seccomp.listenerPath"
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
-            sock.connect(listener_path)
-            sent = socket.send_fds(sock, [data], [seccomp_fd])
-            if sent < len(data):
-                sock.sendall(data[sent:])
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     except OSError as e:
-        raise SeccompError("linux.seccomp.listenerPath",
-                           f"sending the seccomp fd to {listener_path}: {e.strerror or e}") from None
+        raise SeccompError(field, f"socket: {e.strerror or e}") from None
+    try:
+        sock.settimeout(AGENT_TIMEOUT)
+        sock.connect(listener_path)
+        sent = send_fds(sock, data, [seccomp_fd])
+        while sent < len(data):
+            sent += sock.send(data[sent:])
+    except OSError as e:
+        why = e.strerror or ("timed out" if isinstance(e, TimeoutError) else str(e) or type(e).__name__)
+        raise SeccompError(field, f"sending the seccomp fd to the agent at {listener_path}: "
+                           f"{why}") from None
+    finally:
+        sock.close()
+
+
+def hand_listener(chan, listener):
+    """Container side (the filter was loaded in Python): give the listener fd to the
+    runtime, which passes it on to the agent, and wait until it has."""
+    try:
+        chan.send("seccomp", fds=[listener])
+    finally:
+        os.close(listener)
+    chan.expect("seccomp-done")
+
+
+def forward_listener(chan, seccomp, fds=None, *, state, pid):
+    """Runtime side of the sync channel: the container's "seccomp" message (already
+    received with its fds, or the next one when fds is None: pyrunc-init's) carries
+    the listener fd; send it with the container process state to the agent at
+    linux.seccomp.listenerPath, then tell the container to go on ("seccomp-done").
+
+    state is the container's state (create: status creating; exec: running) and pid
+    the process the filter belongs to, as the runtime sees it.  Raises SeccompError
+    (a one-line error naming listenerPath) when the agent cannot be reached."""
+    if fds is None:
+        kind, _, fds = chan.recv()
+        if kind != "seccomp":
+            for fd in fds:
+                os.close(fd)
+            raise SeccompError("linux.seccomp", "the container's init failed before it handed "
+                               "over the seccomp listener fd (see its error above)")
+    try:
+        if len(fds) != 1:
+            raise SeccompError("linux.seccomp", f"expected the listener fd from the container, "
+                               f"got {len(fds)} fds")
+        send_listener_state(seccomp["listenerPath"], fds[0], state, pid=pid,
+                            metadata=seccomp.get("listenerMetadata"))
+    finally:
+        for fd in fds:
+            os.close(fd)
+    chan.send("seccomp-done")
 
 
 def features():
     """The linux.seccomp part of the runtime features document."""
-    actions = sorted(a for a in _ACTIONS if a != "SCMP_ACT_NOTIFY" or NOTIFY_SUPPORTED)
+    avail = _actions_avail()
+    actions = sorted(a for a, (_, kernel_name, _) in _ACTIONS.items() if kernel_name in avail)
     supported = []
     for name in _FLAGS:
-        if name == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" and not NOTIFY_SUPPORTED:
-            continue  # meaningful only with a listener
         if _flag_supported(name):
             supported.append(name)
     return {

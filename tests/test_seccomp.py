@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from runtime import seccomp
 from runtime.seccomp import SeccompError
+from util import assert_error, state_dir_exists
 
 NR_SECCOMP_X86_64 = 317
 NR_MKDIR, NR_MKDIRAT = 83, 258
@@ -452,23 +453,20 @@ NOTIFY_CONFIG = {
 }
 
 
-def test_notify_is_refused_by_default():
-    assert not seccomp.NOTIFY_SUPPORTED
-    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: .*not supported"):
-        seccomp.compile_filter(NOTIFY_CONFIG)
-    with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: .*not supported"):
-        seccomp.filter_flags(NOTIFY_CONFIG)
-    assert "SCMP_ACT_NOTIFY" not in seccomp.features()["actions"]
+def test_notify_compiles_and_is_listed():
+    assert seccomp.NOTIFY_SUPPORTED
+    assert seccomp.compile_filter(NOTIFY_CONFIG)
+    assert seccomp.filter_flags(NOTIFY_CONFIG) & seccomp.FLAG_NEW_LISTENER
+    assert "SCMP_ACT_NOTIFY" in seccomp.features()["actions"]
 
 
 def test_notify_needs_listener_path_and_cannot_be_default():
     config = dict(NOTIFY_CONFIG)
     del config["listenerPath"], config["listenerMetadata"]
     with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerPath: is required"):
-        seccomp.compile_filter(config, allow_notify=True)
+        seccomp.compile_filter(config)
     with pytest.raises(SeccompError, match=r"^linux\.seccomp\.defaultAction: "):
-        seccomp.compile_filter({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"},
-                               allow_notify=True)
+        seccomp.compile_filter({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"})
     with pytest.raises(SeccompError, match=r"^linux\.seccomp\.listenerMetadata: "):
         seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "m"})
 
@@ -481,8 +479,8 @@ def test_notify_listener_fd_reaches_the_agent(tmp_path):
                                             seccomp.FLAG_WAIT_KILLABLE_RECV)
     if not wait_killable:  # before Linux 5.19
         config["flags"] = []
-    bpf = seccomp.compile_filter(config, allow_notify=True)
-    flags = seccomp.filter_flags(config, allow_notify=True)
+    bpf = seccomp.compile_filter(config)
+    flags = seccomp.filter_flags(config)
     assert flags & seccomp.FLAG_NEW_LISTENER
     assert bool(flags & seccomp.FLAG_WAIT_KILLABLE_RECV) == wait_killable
     state = {"ociVersion": "1.3.0", "id": "c1", "status": "creating", "pid": 0,
@@ -590,7 +588,9 @@ def test_features():
     assert f["enabled"] is True
     assert set(f["actions"]) == {"SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
                                  "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",
-                                 "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"}
+                                 "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"}
+    # this kernel (>= 5.19) has it, and with SCMP_ACT_NOTIFY it has a meaning
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in f["supportedFlags"]
     assert f["operators"] == sorted(["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ",
                                      "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"])
     for arch in ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"):
@@ -603,7 +603,11 @@ def test_features():
     json.dumps(f)
     # Everything listed is accepted by compile_filter / filter_flags.
     for action in f["actions"]:
-        seccomp.compile_filter({"defaultAction": action})
+        if action == "SCMP_ACT_NOTIFY":  # a rule's action only, with a listener
+            seccomp.compile_filter(allow_with({"names": ["mkdir"], "action": action},
+                                              listenerPath="/run/agent.sock"))
+        else:
+            seccomp.compile_filter({"defaultAction": action})
     for arch in f["archs"]:
         seccomp.compile_filter({"defaultAction": "SCMP_ACT_ALLOW", "architectures": [arch]})
     for op in f["operators"]:
@@ -824,3 +828,188 @@ def test_enosys_stub_in_a_container(rt, cid, make_bundle, tdir, default):
     assert r.rc == 0, r
     got = probe_results(r.out)
     assert got == {NR_CLONE3: errno.ENOSYS, NR_GETPPID: default.get("defaultErrnoRet", errno.EPERM)}, r.out
+
+
+# ---- SCMP_ACT_NOTIFY in a real container, with a real agent ----------------------------
+
+AGENT = r'''
+"""A small seccomp agent: takes one connection on SOCK, writes the container process
+state it receives to OUT, then answers notifications: mkdir/mkdirat fail with EXDEV,
+rmdir continues (really runs).  Exits when every process of the filter is gone."""
+import errno, fcntl, json, os, select, socket, struct, sys
+
+sock_path, out = sys.argv[1], sys.argv[2]
+NR = {83: "mkdir", 258: "mkdirat", 84: "rmdir"}
+NOTIF_RECV = (3 << 30) | (80 << 16) | (ord("!") << 8) | 0   # struct seccomp_notif
+NOTIF_SEND = (3 << 30) | (24 << 16) | (ord("!") << 8) | 1   # struct seccomp_notif_resp
+CONTINUE = 1                                                # SECCOMP_USER_NOTIF_FLAG_CONTINUE
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sock_path)
+srv.listen(1)
+srv.settimeout(60)
+conn, _ = srv.accept()
+conn.settimeout(20)
+msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 8)
+while True:
+    more = conn.recv(1 << 16)
+    if not more:
+        break
+    msg += more
+conn.close()
+srv.close()
+fd_kinds = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
+with open(out + ".tmp", "w") as f:
+    json.dump({"message": json.loads(msg), "nfds": len(fds), "fd_kinds": fd_kinds}, f)
+os.rename(out + ".tmp", out)
+listener = fds[0]
+seen = []
+while True:
+    r = select.poll()
+    r.register(listener, select.POLLIN)
+    ev = r.poll(60000)
+    if not ev or ev[0][1] & select.POLLHUP:
+        break
+    req = bytearray(80)
+    try:
+        fcntl.ioctl(listener, NOTIF_RECV, req, True)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.EINTR):
+            continue
+        raise
+    nid, pid, _, nr = struct.unpack_from("<QIIi", req)
+    name = NR.get(nr, str(nr))
+    seen.append(name)
+    if name == "rmdir":
+        resp = struct.pack("<QqiI", nid, 0, 0, CONTINUE)
+    else:
+        resp = struct.pack("<QqiI", nid, 0, -errno.EXDEV, 0)
+    try:
+        fcntl.ioctl(listener, NOTIF_SEND, bytearray(resp), True)
+    except OSError as e:
+        if e.errno != errno.ENOENT:  # the caller went away meanwhile
+            raise
+with open(out + ".seen", "w") as f:
+    f.write(" ".join(seen))
+'''
+
+
+def notify_profile(sock_path, flags=()):
+    return {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock_path,
+            "listenerMetadata": "agent-metadata", "flags": list(flags),
+            "syscalls": [{"names": ["mkdir", "mkdirat", "rmdir"], "action": "SCMP_ACT_NOTIFY"}]}
+
+
+class Agent:
+    def __init__(self, tdir):
+        import subprocess
+        import time
+
+        self.sock = os.path.join(tdir, "agent.sock")
+        self.out = os.path.join(tdir, "agent.json")
+        script = os.path.join(tdir, "agent.py")
+        with open(script, "w") as f:
+            f.write(AGENT)
+        self.proc = subprocess.Popen([sys.executable, script, self.sock, self.out])
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.sock):
+            assert self.proc.poll() is None, "the agent exited"
+            assert time.monotonic() < deadline, "the agent never listened"
+            time.sleep(0.02)
+
+    def received(self):
+        with open(self.out) as f:
+            return json.load(f)
+
+    def seen(self):
+        """The notified syscalls, once the agent has exited (the container is gone)."""
+        assert self.proc.wait(timeout=60) == 0, "the agent failed"
+        with open(self.out + ".seen") as f:
+            return f.read().split()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def agent(tdir):
+    a = Agent(tdir)
+    yield a
+    a.kill()
+
+
+def notify_bundle(make_bundle, script, sock, nnp, flags=()):
+    b = make_bundle(["sh", "-c", script], write=False)
+    b.config["root"]["readonly"] = False
+    b.config["process"]["noNewPrivileges"] = nnp
+    b.config["linux"]["seccomp"] = notify_profile(sock, flags)
+    b.config["annotations"] = {"org.test.key": "value"}
+    os.makedirs(b.rootfs_path("gone"))
+    b.write()
+    return b
+
+
+SCRIPT = "rmdir /gone && echo RMDIR-OK; mkdir /new 2>&1; echo mkdir=$?"
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_notify_agent_gets_the_fd_and_state_create_start(rt, cid, make_bundle, agent, nnp):
+    """create hands the listener fd to the agent with the container process state; the
+    agent's answers decide what mkdir (EXDEV) and rmdir (continue) do in the container."""
+    b = notify_bundle(make_bundle, SCRIPT, agent.sock, nnp)
+    out = os.path.join(rt.workdir, "container.out")
+    r = rt.create(cid, b, stdout_path=out)
+    assert r.rc == 0, r
+    st = rt.state(cid)
+    got = agent.received()
+    assert got["nfds"] == 1 and "seccomp" in got["fd_kinds"][0], got
+    m = got["message"]
+    # the spec version the runtime complies with (runc 1.1.5: its 1.0.2-dev)
+    assert m["ociVersion"] == json.loads(rt.cmd("features").out)["ociVersionMax"], m
+    assert m["fds"] == ["seccompFd"], m
+    assert m["pid"] == st["pid"] and m["metadata"] == "agent-metadata", m
+    assert m["state"]["id"] == cid and m["state"]["pid"] == st["pid"], m
+    assert m["state"]["bundle"] == b.path and m["state"]["status"] == "creating", m
+    assert m["state"]["annotations"] == {"org.test.key": "value"}, m
+    assert m["state"]["ociVersion"], m
+    assert rt.start(cid).rc == 0
+    assert rt.wait_status(cid, "stopped", timeout=30) == "stopped"
+    with open(out) as f:
+        text = f.read()
+    assert "RMDIR-OK" in text and "mkdir=1" in text and "cross-device" in text, text
+    assert not os.path.exists(b.rootfs_path("gone"))     # continued: really removed
+    assert not os.path.exists(b.rootfs_path("new"))      # answered: never made
+    seen = agent.seen()
+    assert "rmdir" in seen and any(s.startswith("mkdir") for s in seen), seen
+
+
+@pytest.mark.parametrize("flags", [[], pytest.param(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                                                    marks=pytest.mark.not_runc)])  # runc 1.1.5: no flags
+@pytest.mark.not_runc  # runc 1.1.5 run: the notified syscalls get ENOSYS
+@pytest.mark.parametrize("nnp", [True, False])
+def test_notify_with_run(rt, cid, make_bundle, agent, nnp, flags):
+    b = notify_bundle(make_bundle, SCRIPT, agent.sock, nnp, flags)
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert "RMDIR-OK" in r.out and "mkdir=1" in r.out, r.out
+    assert agent.received()["message"]["state"]["id"] == cid
+    assert not os.path.exists(b.rootfs_path("gone"))
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+@pytest.mark.parametrize("how", ["absent", "killed"])
+def test_notify_without_an_agent_is_a_one_line_error(rt, cid, make_bundle, tdir, nnp, how):
+    sock = os.path.join(tdir, "agent.sock")
+    if how == "killed":
+        a = Agent(tdir)
+        a.kill()  # its socket file stays, nobody listens
+        assert os.path.exists(sock)
+    b = notify_bundle(make_bundle, "true", sock, nnp)
+    r = rt.create(cid, b)
+    assert_error(r, rt)
+    assert "listenerPath" in r.err or "agent" in r.err, r.err
+    if rt.name == "pyrunc":
+        assert "linux.seccomp.listenerPath" in r.err and sock in r.err, r.err
+    assert rt.state_raw(cid).rc != 0  # nothing left behind
+    assert not state_dir_exists(rt, cid)
