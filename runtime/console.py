@@ -21,23 +21,62 @@ def setup_in_container(size):
         master, slave = os.openpty()
     except OSError as e:
         raise RuntimeFailure(f"process.terminal: open a pty in the container: {e.strerror}") from None
-    name = os.ttyname(slave)
     set_size(slave, size)
     os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
-    os.close(slave)
     os.set_inheritable(master, False)
     try:
-        if not os.path.lexists("/dev/console"):
-            os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-        from runtime.mounts import MS, mount
+        _bind_console(slave)
+    finally:
+        os.close(slave)
+    return master
 
-        mount(name, "/dev/console", None, MS.BIND, what="process.terminal: bind the pty on /dev/console")
+
+def _bind_console(slave):
+    """Bind the pty over /dev/console (CVE-2025-52565): the mount point is made and
+    verified inside the container's /dev with no symlink followed (a /dev/console that
+    is a symlink, to /etc/hostname say, is replaced, never written through), and both
+    the pty and the mount point are named by fd."""
+    import stat
+
+    from runtime.mounts import MS, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, fd_path, mount, openat2
+
+    nofollow = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+    try:
+        dev = openat2(-100, "/dev", os.O_PATH | os.O_DIRECTORY, nofollow)  # AT_FDCWD: the container's /
+    except OSError as e:
+        raise RuntimeFailure(f"process.terminal: /dev: {e.strerror}") from None
+    try:
+        try:
+            st = os.stat("console", dir_fd=dev, follow_symlinks=False)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            if stat.S_ISDIR(st.st_mode):
+                raise RuntimeFailure("process.terminal: /dev/console is a directory")
+            os.unlink("console", dir_fd=dev)  # a symlink (or fifo, socket): never followed
+            st = None
+        if st is None:
+            try:
+                os.close(os.open("console", os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, 0o600, dir_fd=dev))
+            except FileExistsError:
+                pass  # raced: verified below
+        target = openat2(dev, "console", os.O_PATH | os.O_NOFOLLOW, nofollow | 0x08)  # RESOLVE_BENEATH
+        try:
+            mode = os.fstat(target).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
+                raise RuntimeFailure("process.terminal: /dev/console changed under us: not a file")
+            mount(fd_path(slave), fd_path(target), None, MS.BIND,
+                  what="process.terminal: bind the pty on /dev/console")
+        finally:
+            os.close(target)
     except OSError as e:
         raise RuntimeFailure(f"process.terminal: /dev/console: {e.strerror}") from None
-    return master
+    finally:
+        os.close(dev)
 
 
 def send_master(socket_path, master):

@@ -39,7 +39,7 @@ PROPAGATION = {
 _ST_KEEP = ((1, MS.RDONLY), (2, MS.NOSUID), (4, MS.NODEV), (8, MS.NOEXEC),
             (1024, MS.NOATIME), (2048, MS.NODIRATIME), (4096, MS.RELATIME))
 O_PATH = os.O_PATH
-RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
+RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT = 0x02, 0x04, 0x10
 
 
 class Options:
@@ -494,12 +494,41 @@ def readonly_root():
 
 
 def mask_paths(paths):
-    """linux.maskedPaths: /dev/null over files, an empty read-only tmpfs over directories."""
-    for i, p in enumerate(paths or ()):
-        if os.path.isdir(p) and not os.path.islink(p):
-            mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
-        elif os.path.lexists(p):
-            mount("/dev/null", p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
+    """linux.maskedPaths: /dev/null over files, an empty read-only tmpfs over directories.
+
+    Files are masked with the container's /dev/null only once it is verified to be the
+    null device (char 1:3, opened with no symlink followed) and through that fd: a /dev
+    from a volume whose `null` is a symlink into /proc would otherwise bind a host value
+    over the masked path (CVE-2025-31133).  Anything else fails closed."""
+    null = None
+    try:
+        for i, p in enumerate(paths or ()):
+            if os.path.isdir(p) and not os.path.islink(p):
+                mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
+            elif os.path.lexists(p):
+                if null is None:
+                    null = _verified_dev_null(f"linux.maskedPaths[{i}]")
+                mount(fd_path(null), p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
+    finally:
+        if null is not None:
+            os.close(null)
+
+
+def _verified_dev_null(field):
+    import stat
+
+    try:
+        fd = openat2(-100, "/dev/null", O_PATH | os.O_NOFOLLOW,  # AT_FDCWD: the container's /
+                     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+    except OSError as e:
+        why = "it is a symlink or under one" if e.errno == 40 else e.strerror
+        raise RuntimeFailure(f"{field}: cannot mask with the container's /dev/null: {why}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        os.close(fd)
+        raise RuntimeFailure(f"{field}: the container's /dev/null is not the null device (char 1:3): "
+                             "refusing to mask with it")
+    return fd
 
 
 def readonly_paths(paths):

@@ -7,7 +7,8 @@ import stat
 import pytest
 
 from conformance.bundle import host_mountinfo
-from util import assert_error, checker, create_running, sh_out, shell
+from util import (assert_error, checker, create_running, sh_out, shell,
+                  state_dir_exists)
 
 
 def _host_entries(path):
@@ -234,3 +235,400 @@ def test_host_pid_not_visible(rt, cid, make_bundle):
         out2 = sh_out(rt, cid + "-2", make_bundle,
                       f"cat /proc/{me}/cmdline | tr '\\0' ' '")
         assert "pytest" not in out2
+
+
+# -- ids that mean "leave unchanged" and id ranges that overflow ---------------
+
+def _marker_hook(tdir):
+    """A prestart hook that leaves a file: proof that create got that far."""
+    marker = os.path.join(tdir, "made-something")
+    return marker, {"prestart": [{"path": "/bin/touch",
+                                  "args": ["touch", marker]}]}
+
+
+@pytest.mark.parametrize("field,user", [
+    ("process.user.uid", {"uid": 4294967295, "gid": 0}),
+    ("process.user.gid", {"uid": 0, "gid": 4294967295}),
+    ("process.user.additionalGids", {"uid": 0, "gid": 0,
+                                     "additionalGids": [5, 4294967295]}),
+])
+def test_id_minus_one_is_refused_before_anything_is_made(rt, cid, make_bundle,
+                                                          tdir, field, user):
+    """(uid_t)-1 means "unchanged" to setresuid/setresgid/setgroups: the
+    process would stay root with its capabilities."""
+    marker, hooks = _marker_hook(tdir)
+    b = make_bundle(shell("echo uid=$(id -u) gid=$(id -g) groups=$(id -G)"),
+                    hooks=hooks, process={"user": user})
+    r = rt.run(cid, b)
+    assert r.rc != 0, f"ran with {user}: {r.out}"
+    assert_error(r, rt)
+    assert field in r.err, r.err
+    assert not os.path.exists(marker), "refused only after things were made"
+    assert not state_dir_exists(rt, cid)
+
+
+def _userns_maps(uid, gid):
+    return {"uidMappings": uid, "gidMappings": gid}
+
+
+_OK_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+@pytest.mark.parametrize("field,maps", [
+    ("linux.uidMappings[0]", _userns_maps(
+        [{"containerID": 4294967000, "hostID": 100000, "size": 1000}], _OK_MAP)),
+    ("linux.uidMappings[1]", _userns_maps(
+        _OK_MAP + [{"containerID": 70000, "hostID": 4294967000, "size": 1000}],
+        _OK_MAP)),
+    ("linux.gidMappings[0]", _userns_maps(
+        _OK_MAP, [{"containerID": 1, "hostID": 100000, "size": 4294967295}])),
+    ("linux.gidMappings[0]", _userns_maps(
+        _OK_MAP, [{"containerID": 0, "hostID": 4294967295, "size": 1}])),
+])
+def test_overflowing_id_mappings_are_refused_up_front(rt, cid, make_bundle,
+                                                      tdir, field, maps):
+    marker, hooks = _marker_hook(tdir)
+    b = make_bundle(["true"], write=False, hooks=hooks)
+    b.config["linux"]["namespaces"].append({"type": "user"})
+    b.config["linux"].update(maps)
+    b.write()
+    r = rt.create(cid, b)
+    assert_error(r, rt)
+    assert field in r.err, r.err
+    assert not os.path.exists(marker)
+    assert not state_dir_exists(rt, cid)
+    # check shares the validation: it must not promise this bundle runs
+    if rt.name == "pyrunc":
+        c = rt.cmd("check", "--bundle", b.path, root=False)
+        assert c.rc != 0 and field in (c.out + c.err), c
+
+
+# -- mounts inside /proc and writes into procfs (CVE-2025-52881 class) --------
+
+def _evil_proc_dir(path, victim_in_container):
+    """A directory shaped like /proc/sys/net/ipv4 whose entries are symlinks:
+    ip_forward to a host-global sysctl (the issue's recipe), ip_default_ttl to
+    a file of the test's own (so a write that follows it is seen)."""
+    os.makedirs(path, exist_ok=True)
+    os.symlink("/proc/sys/kernel/printk_ratelimit",
+               os.path.join(path, "ip_forward"))
+    os.symlink(victim_in_container, os.path.join(path, "ip_default_ttl"))
+
+
+@pytest.mark.not_runc
+@pytest.mark.parametrize("how", ["direct", "via-rootfs-symlink", "fake-proc"])
+def test_sysctl_cannot_be_redirected_to_the_host(rt, cid, make_bundle, tdir,
+                                                 how):
+    printk = "/proc/sys/kernel/printk_ratelimit"
+    before = open(printk).read()
+    vdir = os.path.join(tdir, "victim")
+    os.makedirs(vdir)
+    victim = os.path.join(vdir, "file")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    marker, hooks = _marker_hook(tdir)
+    # ip_forward gets the host's current printk_ratelimit: even a write that
+    # reached the host setting would not change it
+    b = make_bundle(["true"], write=False, hooks=hooks, root={"readonly": False},
+                    linux={"sysctl": {"net.ipv4.ip_forward": before.strip(),
+                                      "net.ipv4.ip_default_ttl": "77"}})
+    b.add_mount("/victim", "bind", vdir, ["rbind", "rw"])
+    evil = os.path.join(tdir, "evil")
+    if how == "fake-proc":
+        _evil_proc_dir(os.path.join(evil, "sys", "net", "ipv4"), "/victim/file")
+        b.config["mounts"] = [m for m in b.config["mounts"]
+                              if m["destination"] != "/proc"]
+        b.config["mounts"].insert(0, {"destination": "/proc", "type": "bind",
+                                      "source": evil, "options": ["rbind"]})
+    else:
+        _evil_proc_dir(evil, "/victim/file")
+        dest = "/proc/sys/net/ipv4"
+        if how == "via-rootfs-symlink":
+            os.symlink(dest, b.rootfs_path("/etc/ipv4"))
+            dest = "/etc/ipv4"
+        b.add_mount(dest, "bind", evil, ["rbind"])
+    b.write()
+    r = rt.run(cid, b)
+    assert open(victim).read() == "precious\n", "a sysctl write followed a symlink"
+    assert open(printk).read() == before
+    assert_error(r, rt)
+    assert "mounts[" in r.err and "/proc" in r.err, r.err
+    assert not os.path.exists(marker), "refused only after things were made"
+
+
+@pytest.mark.parametrize("dest", ["/proc/cpuinfo", "/proc/meminfo",
+                                  "/proc/uptime"])
+def test_lxcfs_style_proc_overlays_still_work(rt, cid, make_bundle, tdir, dest):
+    src = os.path.join(tdir, "fake")
+    with open(src, "w") as f:
+        f.write("lxcfs-like\n")
+    b = make_bundle(shell(f"cat {dest}"), write=False)
+    b.add_mount(dest, "bind", src, ["bind", "ro"])
+    b.write()
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out == "lxcfs-like\n"
+
+
+def test_sysctl_still_set_through_procfs(rt, cid, make_bundle):
+    out = sh_out(rt, cid, make_bundle, "cat /proc/sys/net/ipv4/ip_default_ttl",
+                 linux={"sysctl": {"net.ipv4.ip_default_ttl": "42"}})
+    assert out.strip() == "42"
+
+
+# -- hooks' working directories --------------------------------------------------
+
+def test_create_container_hook_runs_in_the_rootfs(rt, cid, make_bundle, token):
+    """runc's own hooks test: `touch ./lib/x` from a createContainer hook must
+    create the file in the container's rootfs, not in the host's /lib."""
+    name = f"pyrunc-hooktest-{token}"
+    host_file = os.path.join("/lib", name)
+    b = make_bundle(["true"], write=False, hooks={"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"touch ./lib/{name}"]}]})
+    os.makedirs(b.rootfs_path("/lib"), exist_ok=True)
+    b.write()
+    try:
+        r = rt.run(cid, b)
+        on_host = os.path.exists(host_file)
+    finally:
+        if os.path.lexists(host_file):
+            os.unlink(host_file)
+    assert not on_host, "the createContainer hook wrote into the host's /lib"
+    assert r.rc == 0, r
+    assert os.path.exists(b.rootfs_path(f"/lib/{name}"))
+
+
+def test_every_hook_kind_gets_runcs_cwd(rt, cid, make_bundle, tdir):
+    """prestart, createRuntime, poststart: the bundle (whatever the caller's
+    cwd); createContainer: the rootfs; startContainer: process.cwd."""
+    log = os.path.join(tdir, "cwds")
+    elsewhere = os.path.join(tdir, "elsewhere")
+    os.makedirs(elsewhere)
+    kinds = ("prestart", "createRuntime", "createContainer", "poststart",
+             "poststop")
+    hooks = {k: [{"path": "/bin/sh",
+                  "args": ["sh", "-c", f"echo {k} $(pwd -P) >> {log}"]}]
+             for k in kinds}
+    hooks["startContainer"] = [{"path": "/bin/sh", "args": [
+        "sh", "-c", "echo startContainer $(pwd -P) >> /hooklog"]}]
+    b = make_bundle(["true"], hooks=hooks, root={"readonly": False},
+                    process={"cwd": "/tmp"})
+    assert rt.create(cid, b, cwd=elsewhere).rc == 0
+    assert rt.start(cid, cwd="/").rc == 0
+    rt.wait_status(cid, "stopped")
+    assert rt.delete(cid, cwd=elsewhere).rc == 0
+    got = dict(line.split(" ", 1) for line in open(log).read().splitlines())
+    bundle = os.path.realpath(b.path)
+    want = {"prestart": bundle, "createRuntime": bundle, "poststart": bundle,
+            "createContainer": os.path.realpath(b.rootfs)}
+    if rt.name == "pyrunc":
+        want["poststop"] = bundle  # runc: the caller's cwd
+    assert {k: got.get(k) for k in want} == want, got
+    with open(b.rootfs_path("/hooklog")) as f:
+        assert f.read().split() == ["startContainer", "/tmp"]
+
+
+# -- --pid-file -------------------------------------------------------------------
+
+def test_pid_file_does_not_follow_a_planted_symlink(rt, cid, make_bundle, tdir):
+    victim = os.path.join(tdir, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    piddir = os.path.join(tdir, "pids")
+    os.makedirs(piddir)
+    pid_file = os.path.join(piddir, "c.pid")
+    for planted in (".c.pid.tmp", ".c.pid"):
+        os.symlink(victim, os.path.join(piddir, planted))
+    r = rt.create(cid, make_bundle(["true"]), pid_file=pid_file)
+    assert r.rc == 0, r
+    assert open(victim).read() == "precious\n", "the pid file write followed a symlink"
+    st = os.lstat(pid_file)
+    assert stat.S_ISREG(st.st_mode)
+    assert int(open(pid_file).read()) == rt.state(cid)["pid"]
+
+
+def test_pid_file_replaces_a_symlink_at_its_own_name(rt, cid, make_bundle, tdir):
+    victim = os.path.join(tdir, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    pid_file = os.path.join(tdir, "c.pid")
+    os.symlink(victim, pid_file)
+    assert rt.create(cid, make_bundle(["true"]), pid_file=pid_file).rc == 0
+    assert open(victim).read() == "precious\n"
+    assert not os.path.islink(pid_file)
+    assert int(open(pid_file).read()) == rt.state(cid)["pid"]
+
+
+# -- maskedPaths through a symlinked /dev/null (CVE-2025-31133) -----------------
+
+@pytest.mark.not_runc
+def test_masked_paths_never_use_a_symlinked_dev_null(rt, cid, make_bundle, tdir):
+    boot_id = open("/proc/sys/kernel/random/boot_id").read().strip()
+    devvol = os.path.join(tdir, "devvol")
+    os.makedirs(devvol)
+    os.symlink("/proc/sys/kernel/random/boot_id", os.path.join(devvol, "null"))
+    b = make_bundle(shell("cat /proc/keys; cat /proc/timer_list; echo END"),
+                    write=False)
+    for m in b.config["mounts"]:
+        if m["destination"] == "/dev":
+            m.update(type="bind", source=devvol, options=["rbind", "nosuid"])
+    b.write()
+    r = rt.run(cid, b)
+    assert boot_id not in r.out, "a masked path showed a host value"
+    if rt.name == "pyrunc":  # fail closed
+        assert_error(r, rt)
+        assert "linux.maskedPaths" in r.err and "/dev/null" in r.err, r.err
+
+
+def test_masked_paths_with_a_real_dev_null(rt, cid, make_bundle):
+    out = sh_out(rt, cid, make_bundle,
+                 "wc -c < /proc/keys; stat -c %t:%T /proc/keys; "
+                 "ls /proc/acpi 2>/dev/null | wc -l")
+    assert out.split() == ["0", "1:3", "0"], out
+
+
+# -- /dev/console (CVE-2025-52565) ----------------------------------------------
+
+@pytest.mark.not_runc
+def test_console_symlink_does_not_redirect_the_pty(rt, cid, make_bundle, tdir):
+    b = make_bundle(shell("test -c /etc/hostname && echo PTY-ON-HOSTNAME; "
+                          "test -c /dev/console && echo console-is-a-tty; "
+                          "echo done"),
+                    write=False, process={"terminal": True},
+                    root={"readonly": False})
+    # /dev is the image's own directory, where /dev/console is a symlink
+    b.config["mounts"] = [m for m in b.config["mounts"]
+                          if m["destination"] != "/dev"]
+    with open(b.rootfs_path("/etc/hostname"), "w") as f:
+        f.write("original\n")
+    os.makedirs(b.rootfs_path("/dev"), exist_ok=True)
+    os.symlink("/etc/hostname", b.rootfs_path("/dev/console"))
+    b.write()
+    r = rt.run(cid, b)
+    assert "PTY-ON-HOSTNAME" not in r.out, r
+    assert r.rc == 0, r
+    assert "console-is-a-tty" in r.out and "done" in r.out, r
+    assert open(b.rootfs_path("/etc/hostname")).read() == "original\n"
+
+
+# -- root.path ----------------------------------------------------------------------
+
+@pytest.mark.not_runc
+@pytest.mark.parametrize("kind", ["slash", "dotdot", "symlink-to-slash",
+                                  "proc-root"])
+def test_host_root_is_refused_as_rootfs(rt, cid, make_bundle, tdir, kind):
+    marker, hooks = _marker_hook(tdir)
+    b = make_bundle(["true"], write=False, hooks=hooks)
+    if kind == "slash":
+        b.config["root"]["path"] = "/"
+    elif kind == "dotdot":
+        b.config["root"]["path"] = "/tmp/../"
+    elif kind == "symlink-to-slash":
+        os.symlink("/", os.path.join(b.path, "hostroot"))
+        b.config["root"]["path"] = "hostroot"
+    else:
+        b.config["root"]["path"] = "/proc/self/root"
+    b.write()
+    r = rt.create(cid, b)
+    assert_error(r, rt)
+    assert "root.path" in r.err, r.err
+    assert not os.path.exists(marker)
+    assert not state_dir_exists(rt, cid)
+
+
+def test_symlinked_root_path_is_refused_like_runc(rt, cid, make_bundle, tdir):
+    """runc: "invalid rootfs: not an absolute path, or a symlink"."""
+    b = make_bundle(["true"], write=False)
+    os.rename(b.rootfs, b.rootfs + ".real")
+    os.symlink(b.rootfs + ".real", b.rootfs)
+    b.write()
+    r = rt.create(cid, b)
+    assert_error(r, rt)
+    if rt.name == "pyrunc":
+        assert "root.path" in r.err and "symlink" in r.err, r.err
+
+
+# -- CVE-2021-30465: a symlink swapped while the mount is made ------------------
+
+def test_mount_destination_raced_symlink_swap_stays_in_rootfs(rt, new_cid,
+                                                             make_bundle, tdir):
+    import threading
+
+    host_dir = os.path.join(tdir, "host-dir3")
+    os.makedirs(host_dir)
+    b = make_bundle(["true"], root={"readonly": False}, write=False)
+    b.add_mount("/race/target", "tmpfs", "tmpfs", ["size=64k"])
+    b.write()
+    race = b.rootfs_path("/race")
+    os.makedirs(b.rootfs_path("/race.dir"))
+    os.symlink("race.dir", race)
+    stop = threading.Event()
+
+    def swap():
+        n = 0
+        while not stop.is_set():
+            tmp = f"{race}.tmp{n % 2}"
+            os.symlink(host_dir if n % 2 else "race.dir", tmp)
+            os.rename(tmp, race)
+            n += 1
+
+    t = threading.Thread(target=swap, daemon=True)
+    t.start()
+    try:
+        for _ in range(10):
+            rt.run(new_cid(), b)
+    finally:
+        stop.set()
+        t.join(10)
+    assert _host_entries(host_dir) == []
+    for m in host_mountinfo():
+        assert not m["mountpoint"].startswith(host_dir), m["line"]
+
+
+# -- CVE-2022-29162: inheritable capabilities -------------------------------------
+
+def test_inheritable_caps_empty_by_default(rt, cid, make_bundle):
+    rep = checker(rt, cid, make_bundle, "caps")
+    assert rep.cap("CapInh") == 0
+    assert rep.cap("CapAmb") == 0  # ambient needs inheritable
+
+
+@pytest.mark.parametrize("user", [{"uid": 0, "gid": 0},
+                                  {"uid": 1000, "gid": 1000}])
+def test_inheritable_caps_exactly_as_configured(rt, cid, make_bundle, user):
+    from util import cap_bits
+
+    caps = {"bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"],
+            "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_KILL"]}
+    rep = checker(rt, cid, make_bundle, "caps",
+                  process={"user": user, "capabilities": caps})
+    assert rep.cap("CapInh") == cap_bits(caps["inheritable"])
+    assert rep.cap("CapAmb") == cap_bits(["CAP_KILL"])
+
+
+# -- CVE-2016-9962: the waiting init is not dumpable ----------------------------
+
+@pytest.mark.not_runc
+def test_created_init_is_not_ptraceable_from_the_container(rt, new_cid,
+                                                           make_bundle):
+    """While created, pid 1 holds the runtime's fds (the start fifo, its
+    instructions): a process sharing its pid namespace and uid, without
+    CAP_SYS_PTRACE, must not reach them through /proc/1."""
+    first = new_cid()
+    assert rt.create(first, make_bundle(["sleep", "30"])).rc == 0
+    pid = rt.state(first)["pid"]
+    b = make_bundle(shell("cat /proc/1/environ >/dev/null 2>&1 && echo ENVIRON; "
+                          "for f in /proc/1/fd/*; do readlink $f >/dev/null 2>&1 "
+                          "&& echo FD-$f; done; "
+                          "readlink /proc/1/exe >/dev/null 2>&1 && echo EXE; "
+                          "echo checked"), write=False)
+    for ns in b.config["linux"]["namespaces"]:
+        if ns["type"] == "pid":
+            ns["path"] = f"/proc/{pid}/ns/pid"
+    b.write()
+    r = rt.run(new_cid(), b)
+    assert r.rc == 0, r
+    assert r.out.split() == ["checked"], r.out
