@@ -245,6 +245,15 @@ class Daemon:
         self.out.close()
 
 
+def parent_comm(pid: int) -> str:
+    """The command name of pid's parent: the engine's reaper (conmon, the shim), never a
+    runtime process left in between."""
+    with open(f"/proc/{pid}/status") as f:
+        ppid = int(next(l for l in f if l.startswith("PPid:")).split()[1])
+    with open(f"/proc/{ppid}/comm") as f:
+        return f.read().strip()
+
+
 # -- what the host must look like afterwards ------------------------------------------------
 
 def procs_mentioning(marker: str) -> dict:

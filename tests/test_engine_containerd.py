@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, Daemon, HostGuard, need, oci_archive, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, Daemon, HostGuard, need, oci_archive, parent_comm, runtime_binary, wait_for
 
 NS = "pyrunc-test"
 
@@ -142,8 +142,13 @@ def task(cd):
 def test_task_is_pyruncs(cd, task):
     # the shim keeps pyrunc's state under the root ctr named, one dir per namespace
     assert task in os.listdir(os.path.join(cd.runc_root, NS))
-    with open(f"/proc/{cd.pid(task)}/cgroup") as f:
+    pid = cd.pid(task)  # what the shim read from pyrunc's --pid-file when create returned
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0] == b"sh"
+    with open(f"/proc/{pid}/cgroup") as f:
         assert f"/{cd.cgroup_parent}/{task}" in f.read()
+    # the shim is the init's parent (its subreaper), which reaps it and reports its exit
+    assert parent_comm(pid).startswith("containerd-shim")
 
 
 def test_exec(cd, task):

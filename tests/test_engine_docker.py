@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, Daemon, HostGuard, docker_archive, need, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, Daemon, HostGuard, docker_archive, need, parent_comm, runtime_binary, wait_for
 
 DOCKER = "/usr/bin/docker"  # the 20.10 client matching Debian's dockerd (not /usr/local/bin/docker)
 
@@ -113,6 +113,7 @@ def test_container_is_pyruncs(dk, box):
     pid = int(dk.inspect(box, "{{.State.Pid}}"))
     with open(f"/proc/{pid}/cgroup") as f:
         assert dk.cgroup_parent in f.read()
+    assert parent_comm(pid).startswith("containerd-shim")
 
 
 def test_exec(dk, box):

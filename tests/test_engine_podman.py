@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, HostGuard, need, oci_archive, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, HostGuard, need, oci_archive, parent_comm, runtime_binary, wait_for
 
 def _limit(res):
     """A value no limit on the way to the container is below (conmon's hard NPROC limit
@@ -159,9 +159,10 @@ def test_detached_container_is_pyruncs(pm):
     assert pm.inspect(name, "{{.OCIRuntime}}") == "pyrunc"
     assert pm.inspect(name, "{{.State.Status}}") == "running"
     assert cid in os.listdir(pm.state)
-    pid = int(pm.inspect(name, "{{.State.Pid}}"))
+    pid = int(pm.inspect(name, "{{.State.Pid}}"))  # conmon read it from pyrunc's --pid-file
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         assert f.read().split(b"\0")[0] == b"sleep"
+    assert parent_comm(pid) == "conmon"  # conmon is the init's subreaper and reaps it
     pm("rm", "-f", "-t", "0", name)
     assert cid not in os.listdir(pm.state)
 
