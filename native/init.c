@@ -59,19 +59,21 @@ static int report_fd = -1;
 
 static void say(const char *msg)
 {
-    fprintf(stderr, "%s\n", msg);
-    if (report_fd >= 0) {
-        size_t n = strlen(msg);
-        while (n > 0) {
-            ssize_t w = write(report_fd, msg, n);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            msg += w;
-            n -= (size_t)w;
-        }
+    const char *p = msg;
+    size_t n = strlen(msg);
+    /* `start` reports what reached the fifo as its own error: the container's stderr
+     * (for `run` the same terminal) gets it only when it could not be written there */
+    while (report_fd >= 0 && n > 0) {
+        ssize_t w = write(report_fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        p += w;
+        n -= (size_t)w;
     }
+    if (report_fd < 0 || n > 0)
+        fprintf(stderr, "%s\n", msg);
 }
 
 static void die(const char *what, int err, int code)

@@ -1013,3 +1013,53 @@ def test_notify_without_an_agent_is_a_one_line_error(rt, cid, make_bundle, tdir,
         assert "linux.seccomp.listenerPath" in r.err and sock in r.err, r.err
     assert rt.state_raw(cid).rc != 0  # nothing left behind
     assert not state_dir_exists(rt, cid)
+
+
+# ---- startContainer hooks run under the container's filter (runc's order) -------------
+
+KILL_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",
+              "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]}
+
+
+def hooked_seccomp_bundle(make_bundle, nnp, profile=KILL_MKDIR):
+    b = make_bundle(["true"], write=False)
+    b.config["root"]["readonly"] = False
+    b.config["process"]["noNewPrivileges"] = nnp
+    b.config["linux"]["seccomp"] = profile
+    # a startContainer hook's path is in the container
+    b.config["hooks"] = {"startContainer": [{"path": "/bin/mkdir", "args": ["mkdir", "/hookdir"]}]}
+    b.write()
+    return b
+
+
+@pytest.mark.not_runc  # runc 1.1.5's start returns before the hooks ran: it reports nothing
+@pytest.mark.parametrize("nnp", [True, False])
+def test_start_container_hook_runs_under_the_filter(rt, cid, make_bundle, nnp):
+    b = hooked_seccomp_bundle(make_bundle, nnp)
+    assert rt.create(cid, b).rc == 0
+    r = rt.start(cid)
+    assert_error(r, rt)
+    assert "bad system call" in r.err.lower(), r.err
+    if rt.name == "pyrunc":
+        assert "startContainer hook /bin/mkdir" in r.err, r.err
+    assert not os.path.exists(b.rootfs_path("hookdir"))
+    assert rt.wait_status(cid, "stopped") == "stopped"
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_run_fails_when_a_start_container_hook_is_killed_by_the_filter(rt, cid, make_bundle, nnp):
+    b = hooked_seccomp_bundle(make_bundle, nnp)
+    r = rt.run(cid, b)
+    assert r.rc != 0, r
+    assert "bad system call" in r.err.lower(), r.err
+    assert not os.path.exists(b.rootfs_path("hookdir"))
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_start_container_hook_not_blocked_runs(rt, cid, make_bundle, nnp):
+    """The same hook under a filter that blocks something else: it runs."""
+    b = hooked_seccomp_bundle(make_bundle, nnp, {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["rmdir"], "action": "SCMP_ACT_KILL_PROCESS"}]})
+    assert rt.run(cid, b).rc == 0
+    assert os.path.isdir(b.rootfs_path("hookdir"))
