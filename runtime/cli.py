@@ -64,6 +64,27 @@ COMMAND_TABLE = {
         (("--keep",), False, False, "do not delete the container after it exits"),
         (("--no-subreaper",), False, False, "accepted for runc compatibility"),
     ], [(ID, True)], False),
+    "exec": ("execute new process inside the container", [
+        (("--console-socket",), True, None, "AF_UNIX socket that receives the pty master (with --tty)"),
+        (("--cwd",), True, None, "current working directory in the container"),
+        (("-e", "--env"), True, [], "set an environment variable KEY=value (repeatable)"),
+        (("-t", "--tty"), False, False, "allocate a pseudo-TTY"),
+        (("-u", "--user"), True, None, "UID (format: <uid>[:<gid>])"),
+        (("-g", "--additional-gids"), True, [], "additional gid (repeatable)"),
+        (("-p", "--process"), True, None, "path to the process.json (a runtime-spec process; the flags "
+         "that shape the process are then ignored)"),
+        (("-d", "--detach"), False, False, "detach from the container's process"),
+        (("--pid-file",), True, None, "write the process id (as the host sees it) to this file"),
+        (("--process-label",), True, None, "SELinux label of the process (SELinux is not enabled here)"),
+        (("--apparmor",), True, None, "AppArmor profile of the process (AppArmor is not enabled here)"),
+        (("--no-new-privs",), False, None, "set the no new privileges value for the process"),
+        (("-c", "--cap"), True, [], "add a capability to the bounding, effective, permitted and ambient sets "
+         "(repeatable)"),
+        (("--preserve-fds",), True, 0, "pass N additional file descriptors (3..3+N-1) to the process"),
+        (("--cgroup",), True, [], "run the process in an (existing) sub-cgroup: [<controller>:]<cgroup> "
+         "(repeatable)"),
+        (("--ignore-paused",), False, False, "allow exec in a paused container"),
+    ], [(ID, True)], True),
     "state": ("print the state of a container as JSON", [], [(ID, True)], False),
     "kill": ("send a signal (default SIGTERM) to a container", [
         (("-a", "--all"), False, False, "send the signal to every process of the container"),
@@ -156,7 +177,7 @@ def _parse_flags(args, flags, opts, where, stop_at_positional):
     """Consume flags from args (a list); return the positional arguments."""
     lookup = {}
     for names, takes, default, _ in flags:
-        setattr(opts, _attr(names), default)
+        setattr(opts, _attr(names), list(default) if isinstance(default, list) else default)
         for n in names:
             lookup[n] = (names, takes, default)
             if n.startswith("--"):
@@ -193,6 +214,8 @@ def _parse_flags(args, flags, opts, where, stop_at_positional):
             if key in _CHOICES and value not in _CHOICES[key]:
                 raise UsageError(f"{where}: invalid value {value!r} for flag {name}: "
                                  f"one of {', '.join(_CHOICES[key])}")
+            if isinstance(default, list):  # a repeatable flag
+                value = getattr(opts, key) + [value]
         else:
             if eq and value not in ("true", "false"):
                 raise UsageError(f"{where}: invalid boolean value {value!r} for flag {name}")
@@ -257,9 +280,10 @@ def _flag_help(flags):
     return "\n".join(lines)
 
 
-def _usage_args(posargs, takes_rest):
+def _usage_args(posargs, takes_rest, command="ps"):
     words = [f"<{n}>" if req else f"[{n}]" for n, req in posargs]
-    return " ".join(words + (["[ps options]"] if takes_rest else []))
+    rest = ["[ps options]"] if command == "ps" else ["<command> [command options]"]
+    return " ".join(words + (rest if takes_rest else []))
 
 
 def version_text():
@@ -279,7 +303,7 @@ def help_text(command=None):
         summary, flags, posargs, takes_rest = COMMAND_TABLE[command]
         opts = _flag_help(flags + _HELP)
         return (f"NAME:\n   pyrunc {command} - {summary}\n\nUSAGE:\n   pyrunc {command} [command options] "
-                f"{_usage_args(posargs, takes_rest)}".rstrip() + f"\n\nOPTIONS:\n{opts}\n")
+                f"{_usage_args(posargs, takes_rest, command)}".rstrip() + f"\n\nOPTIONS:\n{opts}\n")
     names = list(COMMAND_TABLE) + ["help, h"]
     width = max(len(n) for n in names) + 2
     cmds = "\n".join(f"   {n:<{width}}{COMMAND_TABLE[n][0]}" for n in COMMAND_TABLE)

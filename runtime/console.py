@@ -14,9 +14,10 @@ def set_size(fd, size):
                     struct.pack("HHHH", size.get("height", 0), size.get("width", 0), 0, 0))
 
 
-def setup_in_container(size):
+def setup_in_container(size, bind_console=True):
     """Open a pty from the container's devpts and make its slave the controlling tty and
-    stdio of this process and /dev/console; return the master fd (to send to the parent)."""
+    stdio of this process and (bind_console: create, not exec) /dev/console; return the
+    master fd (to send to the parent).  Nothing is chowned."""
     try:
         master, slave = os.openpty()
     except OSError as e:
@@ -28,7 +29,8 @@ def setup_in_container(size):
         os.dup2(slave, fd)
     os.set_inheritable(master, False)
     try:
-        _bind_console(slave)
+        if bind_console:
+            _bind_console(slave)
     finally:
         os.close(slave)
     return master

@@ -123,17 +123,36 @@ def _check_fit(config, plan):
         raise ConfigError("process: is required to create a container")
     # Fields of the spec that pyrunc does not implement yet: refuse rather than ignore.
     unsupported = [("linux.intelRdt", linux.get("intelRdt")), ("linux.netDevices", linux.get("netDevices")),
-                   ("linux.memoryPolicy", linux.get("memoryPolicy")),
-                   ("process.ioPriority", proc.get("ioPriority")), ("process.scheduler", proc.get("scheduler")),
-                   ("process.execCPUAffinity", proc.get("execCPUAffinity")),
-                   ("process.apparmorProfile", proc.get("apparmorProfile"))]
+                   ("linux.memoryPolicy", linux.get("memoryPolicy"))]
     for field, value in unsupported:
         if value:
-            reason = "AppArmor is not enabled on this host" if "apparmor" in field else "not supported by pyrunc yet"
-            raise ConfigError(f"{field}: {reason}")
+            raise ConfigError(f"{field}: not supported by pyrunc yet")
+    check_process_support(proc)
     personality = linux.get("personality") or {}
     if personality.get("flags"):
         raise ConfigError("linux.personality.flags: not supported by pyrunc yet")
+
+
+def check_process_support(proc):
+    """Fields of a process (create's or exec's) that pyrunc does not implement, or that
+    this host cannot honour: refused rather than ignored."""
+    unsupported = [("process.ioPriority", proc.get("ioPriority")), ("process.scheduler", proc.get("scheduler")),
+                   ("process.execCPUAffinity", proc.get("execCPUAffinity")),
+                   ("process.apparmorProfile", proc.get("apparmorProfile")),
+                   ("process.selinuxLabel", proc.get("selinuxLabel"))]
+    for field, value in unsupported:
+        if value:
+            reason = ("AppArmor is not enabled on this host" if "apparmor" in field else
+                      "SELinux is not enabled on this host" if "selinux" in field else "not supported by pyrunc yet")
+            raise ConfigError(f"{field}: {reason}")
+
+
+def exec_state(config, no_new_keyring):
+    """What `exec` needs of the config, kept in the state at create time (runc keeps its
+    config in state.json): the bundle's config.json may have changed since."""
+    linux = config.get("linux") or {}
+    return {"process": config.get("process"), "seccomp": linux.get("seccomp"),
+            "personality": linux.get("personality"), "no_new_keyring": bool(no_new_keyring)}
 
 
 class Preflight:
@@ -323,7 +342,7 @@ def create(opts, *, for_run=False):
             "ociVersion": OCI_VERSION, "bundle": bundle, "rootfs": pf.rootfs,
             "created": log.now_rfc3339(), "owner": "", "status": CREATING,
             "annotations": config.get("annotations") or {}, "hooks": config.get("hooks") or {},
-            "cgroups": mgr.to_state(),
+            "cgroups": mgr.to_state(), "exec": exec_state(config, opts.no_new_keyring),
         })
         c.save()
         test_step("create-state-saved")
