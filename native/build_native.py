@@ -114,6 +114,8 @@ ffibuilder.cdef(
     uint32_t seccomp_arch_native(void);
     int seccomp_syscall_resolve_name(const char *name);
     int seccomp_syscall_resolve_name_arch(uint32_t arch_token, const char *name);
+    struct scmp_version { unsigned int major; unsigned int minor; unsigned int micro; };
+    const struct scmp_version *seccomp_version(void);
     int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
                                unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
     int seccomp_attr_set(scmp_filter_ctx ctx, int attr, uint32_t value);

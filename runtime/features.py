@@ -34,5 +34,6 @@ def document():
         "annotations": {
             "io.github.pyrunc.version": "0.1.0",
             "io.github.pyrunc.checkpoint.enabled": "false",
+            **seccomp.annotations(),
         },
     }

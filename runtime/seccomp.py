@@ -575,6 +575,14 @@ def forward_listener(chan, seccomp, fds=None, *, state, pid):
     chan.send("seccomp-done")
 
 
+def annotations():
+    """The features document's annotations about seccomp: libseccomp's version (as
+    runc reports it) and that SCMP_ACT_NOTIFY's listener fd reaches listenerPath."""
+    v = lib.seccomp_version()
+    return {"io.github.seccomp.libseccomp.version": f"{v.major}.{v.minor}.{v.micro}",
+            "io.github.pyrunc.seccomp.listener.enabled": "true" if NOTIFY_SUPPORTED else "false"}
+
+
 def features():
     """The linux.seccomp part of the runtime features document."""
     avail = _actions_avail()

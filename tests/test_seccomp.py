@@ -1063,3 +1063,14 @@ def test_start_container_hook_not_blocked_runs(rt, cid, make_bundle, nnp):
         "syscalls": [{"names": ["rmdir"], "action": "SCMP_ACT_KILL_PROCESS"}]})
     assert rt.run(cid, b).rc == 0
     assert os.path.isdir(b.rootfs_path("hookdir"))
+
+
+@pytest.mark.pyrunc_only
+def test_features_report_notify_and_the_listener(rt):
+    doc = json.loads(rt.cmd("features").out)
+    sc = doc["linux"]["seccomp"]
+    assert "SCMP_ACT_NOTIFY" in sc["actions"]  # and the notify tests above use it
+    assert "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in sc["supportedFlags"]
+    assert doc["annotations"]["io.github.pyrunc.seccomp.listener.enabled"] == "true"
+    v = seccomp.lib.seccomp_version()
+    assert doc["annotations"]["io.github.seccomp.libseccomp.version"] == f"{v.major}.{v.minor}.{v.micro}"
