@@ -321,10 +321,14 @@ class HostGuard:
     """Snapshot of what an engine may leave on the host; check() cleans up what is new
     and fails the module with the list."""
 
-    def __init__(self, tmp: str, cgroup_parent: str, paths=(), scratch=(), engine_cgroups=()):
+    def __init__(self, tmp: str, cgroup_parent: str, paths=(), scratch=(), engine_cgroups=(), token=None):
         """paths: host places the engine must not leave anything new in; scratch: places
-        it writes to whatever it is told (e.g. CNI's /var/lib/cni, containers/image's
-        /var/lib/containers/cache), emptied of what is new without failing the test."""
+        it writes to whatever it is told (CNI's /var/lib/cni, containers/image's
+        /var/lib/containers/cache, the shims' sockets in /run/containerd/s), from which
+        clean() removes, without failing the test, what is new and provably the test's:
+        paths naming its token, dead sockets, empty directories, known caches.  Other
+        sessions may run engines at the same time: nothing of theirs is touched."""
+        self.token = token or os.path.basename(tmp)
         self.tmp = tmp
         self.cgroup_parent = cgroup_parent
         self.paths = list(paths)
@@ -372,23 +376,65 @@ class HostGuard:
             except OSError:
                 pass
         time.sleep(0.3)
-        for name in netns_names() - self.netns:
-            path = os.path.join("/run/netns", name)
-            subprocess.run(["umount", "-l", path], capture_output=True, timeout=30)
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
         unmount_under(self.tmp)
         for d in cgroup_dirs(self.cgroup_parent):
             remove_cgroup_tree(d)
         for p, before in list(self.files.items()) + list(self.scratch.items()):
             now = self._walk(p) or set()
             for path in sorted(now - (before or set()), key=len, reverse=True):
-                try:
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        os.rmdir(path)
-                    else:
-                        os.unlink(path)
-                except OSError:
+                self._remove_if_ours(path)
+
+    # files engines make when absent: containers/image's blob cache, dockerd's /etc/docker/key.json
+    KNOWN_CACHES = ("blob-info-cache-v1.boltdb", "key.json")
+
+    def _remove_if_ours(self, path):
+        import stat as S
+
+        try:
+            st = os.lstat(path)
+            if S.S_ISDIR(st.st_mode):
+                if self.token in path:
                     shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.rmdir(path)  # only when empty
+            elif S.S_ISSOCK(st.st_mode):
+                if self.token in path or not _listening(path):
+                    os.unlink(path)
+            elif self.token in path or os.path.basename(path) in self.KNOWN_CACHES:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _listening(path):
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def finish(guard: HostGuard, tmp: str, teardown, what: str) -> None:
+    """End an engine module whatever happened: the engine's own teardown (teardown(),
+    which stops its daemon), then kill, unmount and remove whatever is still the test's,
+    remove the temp dir, and fail if anything had been left on the host."""
+    errors = []
+    if teardown is not None:
+        try:
+            teardown()
+        except Exception as e:  # noqa: BLE001  (reported below, after the cleanup)
+            errors.append(f"teardown: {e}")
+    try:
+        wait_for(lambda: not guard.leftovers().get("processes"), timeout=30, what=f"{what}'s processes to exit")
+    except AssertionError:
+        pass
+    left = guard.leftovers()
+    guard.clean()
+    subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True, timeout=120)
+    assert not left and not errors, f"{what} tests left on the host: {left} {errors}"

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, Daemon, HostGuard, need, oci_archive, parent_comm, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, Daemon, HostGuard, finish, need, oci_archive, parent_comm, runtime_binary, wait_for
 
 NS = "pyrunc-test"
 
@@ -53,8 +53,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 """)
         self.daemon = Daemon(["containerd", "--config", conf], os.path.join(tmp, "containerd.log"))
         self.ctr = Cmd(["ctr", "--address", self.sock, "--namespace", NS], log=os.path.join(tmp, "commands.log"))
-        wait_for(lambda: os.path.exists(self.sock) and self.ctr("version", check=False).returncode == 0,
-                 timeout=30, what=f"containerd to listen:\n{self.daemon.tail()}")
+        try:
+            wait_for(lambda: os.path.exists(self.sock) and self.ctr("version", check=False).returncode == 0,
+                     timeout=30, what="containerd to listen")
+        except AssertionError:
+            self.daemon.stop()
+            raise AssertionError(f"containerd did not start:\n{self.daemon.tail()}") from None
 
     def run_args(self, cid, *extra):
         return ["run", "--runc-binary", self.runtime, "--runc-root", self.runc_root, "--snapshotter", "native",
@@ -89,10 +93,18 @@ def cd():
     need("containerd", "ctr", "containerd-shim-runc-v2")
     token = uuid.uuid4().hex[:8]
     tmp = tempfile.mkdtemp(prefix=f"pyrunc-cd-{token}-")
-    guard = HostGuard(tmp, f"pyrunc-enginetest-{token}",
+    guard = HostGuard(tmp, f"pyrunc-enginetest-{token}", token=token,
                       paths=["/run/pyrunc", "/var/lib/containerd", "/run/containerd/runc"],
                       scratch=["/run/containerd"])
     c = None
+
+    def teardown():
+        try:
+            for line in c.ctr("container", "ls", "-q", check=False).stdout.split():
+                c.remove(line)
+            c.ctr("image", "rm", IMAGE, check=False)
+        finally:
+            c.daemon.stop()
     try:
         c = Containerd(tmp, token)
         c.ctr("image", "import", "--snapshotter", "native", oci_archive(os.path.join(tmp, "busybox-oci.tar")),
@@ -100,20 +112,7 @@ def cd():
         assert IMAGE in c.ctr("image", "ls", "-q").stdout
         yield c
     finally:
-        if c is not None:
-            for line in c.ctr("container", "ls", "-q", check=False).stdout.split():
-                c.remove(line)
-            c.ctr("image", "rm", IMAGE, check=False)
-            c.daemon.stop()
-        try:
-            wait_for(lambda: not guard.leftovers().get("processes"), timeout=20, what="shims to exit")
-        except AssertionError:
-            pass
-        left = guard.leftovers()
-        guard.clean()
-        subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True, timeout=120)
-        if c is not None:
-            assert not left, f"containerd tests left on the host: {left}"
+        finish(guard, tmp, teardown if c is not None else None, "containerd")
 
 
 def test_run(cd):

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, Daemon, HostGuard, docker_archive, need, parent_comm, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, Daemon, HostGuard, docker_archive, finish, need, parent_comm, runtime_binary, wait_for
 
 DOCKER = "/usr/bin/docker"  # the 20.10 client matching Debian's dockerd (not /usr/local/bin/docker)
 
@@ -42,9 +42,13 @@ class Docker:
                              os.path.join(tmp, "dockerd.log"))
         self.docker = Cmd([DOCKER, "-H", f"unix://{self.sock}"], log=os.path.join(tmp, "commands.log"),
                           env=dict(os.environ, DOCKER_CONFIG=os.path.join(tmp, "client")))
-        wait_for(lambda: self.daemon.alive() and os.path.exists(self.sock)
-                 and self.docker("version", check=False, timeout=20).returncode == 0,
-                 timeout=60, what=f"dockerd to answer:\n{self.daemon.tail()}")
+        try:
+            wait_for(lambda: self.daemon.alive() and os.path.exists(self.sock)
+                     and self.docker("version", check=False, timeout=20).returncode == 0,
+                     timeout=60, what="dockerd to answer")
+        except AssertionError:
+            self.daemon.stop(timeout=60)
+            raise AssertionError(f"dockerd did not start:\n{self.daemon.tail()}") from None
 
     def __call__(self, *args, **kw):
         return self.docker(*args, **kw)
@@ -63,31 +67,26 @@ def dk():
     need(DOCKER, "dockerd", "containerd", "containerd-shim-runc-v2")
     token = uuid.uuid4().hex[:8]
     tmp = tempfile.mkdtemp(prefix=f"pyrunc-dk-{token}-")
-    guard = HostGuard(tmp, f"pyrunc-enginetest-{token}",
+    guard = HostGuard(tmp, f"pyrunc-enginetest-{token}", token=token,
                       paths=["/var/lib/docker", "/run/pyrunc", "/run/docker.sock"],
                       scratch=["/etc/docker", "/run/containerd", "/run/docker"])  # dockerd: /run/docker/plugins
     d = None
+
+    def teardown():
+        try:
+            ids = d("ps", "-aq", check=False).stdout.split()
+            if ids:
+                d("rm", "-f", *ids, check=False, timeout=120)
+            d("rmi", "-f", IMAGE, check=False)
+        finally:
+            d.daemon.stop(timeout=60)
     try:
         d = Docker(tmp, token)
         d("load", "-i", docker_archive(os.path.join(tmp, "busybox-docker.tar")), timeout=120)
         assert IMAGE in d("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
         yield d
     finally:
-        if d is not None:
-            ids = d("ps", "-aq", check=False).stdout.split()
-            if ids:
-                d("rm", "-f", *ids, check=False, timeout=120)
-            d("rmi", "-f", IMAGE, check=False)
-            d.daemon.stop(timeout=60)
-        try:
-            wait_for(lambda: not guard.leftovers().get("processes"), timeout=30, what="dockerd's children to exit")
-        except AssertionError:
-            pass
-        left = guard.leftovers()
-        guard.clean()
-        subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True, timeout=120)
-        if d is not None:
-            assert not left, f"docker tests left on the host: {left}"
+        finish(guard, tmp, teardown if d is not None else None, "docker")
 
 
 def test_run(dk):

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, HostGuard, need, oci_archive, parent_comm, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, HostGuard, finish, need, oci_archive, parent_comm, runtime_binary, wait_for
 
 def _limit(res):
     """A value no limit on the way to the container is below (conmon's hard NPROC limit
@@ -103,9 +103,19 @@ def pm():
     token = uuid.uuid4().hex[:8]
     tmp = tempfile.mkdtemp(prefix=f"pyrunc-pm-{token}-")
     p = None
-    guard = HostGuard(tmp, f"pyrunc-enginetest-{token}",
+    guard = HostGuard(tmp, f"pyrunc-enginetest-{token}", token=token,
                       paths=["/run/libpod", "/run/containers", "/run/pyrunc", "/etc/cni", "/etc/containers"],
                       scratch=["/var/lib/cni", "/var/lib/containers"], engine_cgroups=["conmon"])
+
+    def teardown():
+        try:
+            p("rm", "--all", "--force", "--time", "0", check=False, timeout=120)
+            for net in p("network", "ls", "--format", "{{.Name}}", check=False).stdout.split():
+                if token in net:
+                    p("network", "rm", "-f", net, check=False)
+            p("rmi", "--all", "--force", check=False, timeout=120)
+        finally:
+            subprocess.run(["umount", "-l", os.path.join(tmp, "netns")], capture_output=True, timeout=30)
     try:
         # the network namespace every podman command (and conmon) runs in
         open(os.path.join(tmp, "netns"), "w").close()
@@ -116,22 +126,9 @@ def pm():
         assert IMAGE in p("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
         yield p
     finally:
-        if p is not None:
-            p("rm", "--all", "--force", "--time", "0", check=False, timeout=120)
-            for net in p("network", "ls", "--format", "{{.Name}}", check=False).stdout.split():
-                if token in net:
-                    p("network", "rm", "-f", net, check=False)
-            p("rmi", "--all", "--force", check=False, timeout=120)
-        try:
-            wait_for(lambda: not guard.leftovers().get("processes"), timeout=20, what="conmon to exit")
-        except AssertionError:
-            pass
-        subprocess.run(["umount", "-l", os.path.join(tmp, "netns")], capture_output=True, timeout=30)
-        left = guard.leftovers()
-        guard.clean()
-        subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True, timeout=120)
-        if p is not None:  # the module fails if it left anything on the host
-            assert not left, f"podman tests left on the host: {left}"
+        if p is None:
+            subprocess.run(["umount", "-l", os.path.join(tmp, "netns")], capture_output=True, timeout=30)
+        finish(guard, tmp, teardown if p is not None else None, "podman")
 
 
 def test_pyrunc_is_the_runtime(pm):
