@@ -828,6 +828,75 @@ def _(c: Ctx):
 
 
 # --------------------------------------------------------------------------
+# seccomp: SCMP_ACT_NOTIFY and listenerPath
+# --------------------------------------------------------------------------
+
+AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_agent.py")
+
+
+def _agent(c: Ctx):
+    if os.uname().machine != "x86_64":
+        raise Skip("the agent knows x86_64 syscall numbers")
+    sock, out = os.path.join(c.dir, "agent.sock"), os.path.join(c.dir, "agent.json")
+    p = subprocess.Popen([sys.executable, AGENT, sock, out])
+    deadline = time.monotonic() + 20
+    while not os.path.exists(sock) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    check(os.path.exists(sock), "the seccomp agent did not start")
+    return p, sock, out
+
+
+def _notify_profile(sock):
+    return {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": sock,
+            "listenerMetadata": "conformance",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}
+
+
+@requirement("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY: the container process "
+             "state (ociVersion, fds, pid, metadata, state) and the seccomp fd "
+             "(SCM_RIGHTS) reach listenerPath, and the agent answers the syscalls")
+def _(c: Ctx):
+    agent, sock, out = _agent(c)
+    try:
+        b = c.bundle(cb.shell("mkdir /new 2>&1; echo mkdir=$?"),
+                     root={"readonly": False},
+                     linux={"seccomp": _notify_profile(sock)})
+        cid = c.cid()
+        out_path = os.path.join(c.dir, "container.out")
+        r = c.rt.create(cid, b, stdout_path=out_path)
+        check(r.rc == 0, f"create failed (exit {r.rc}): {r.err.strip()}")
+        check(c.rt.start(cid).rc == 0, "start failed")
+        eq(c.rt.wait_status(cid, "stopped", timeout=30), "stopped", "status")
+        with open(out_path) as f:
+            text = f.read()
+        check("mkdir=1" in text, f"mkdir was not answered by the agent: {text!r}")
+        with open(out) as f:
+            got = json.load(f)
+        eq(got["nfds"], 1, "fds sent with SCM_RIGHTS")
+        m = got["message"]
+        check(isinstance(m.get("ociVersion"), str) and m["ociVersion"], "ociVersion")
+        eq(m.get("fds"), ["seccompFd"], "fds")
+        check(isinstance(m.get("pid"), int) and m["pid"] > 0, f"pid: {m.get('pid')!r}")
+        eq(m.get("metadata"), "conformance", "metadata")
+        st = m.get("state") or {}
+        eq(st.get("id"), cid, "state.id")
+        eq(st.get("bundle"), b.path, "state.bundle")
+        check(st.get("status") in ("creating", "created"), f"state.status: {st.get('status')!r}")
+    finally:
+        agent.kill()
+        agent.wait()
+
+
+@requirement("linux.seccomp.listenerPath.error", "sending to listenerPath fails: "
+             "an error, and no container")
+def _(c: Ctx):
+    cid = c.cid()
+    b = c.bundle(["true"], linux={"seccomp": _notify_profile(os.path.join(c.dir, "nobody.sock"))})
+    check(c.rt.create(cid, b).rc != 0, "create succeeded without an agent")
+    check(c.rt.state_raw(cid).rc != 0, "container exists")
+
+
+# --------------------------------------------------------------------------
 # runner
 # --------------------------------------------------------------------------
 
