@@ -27,6 +27,7 @@ class Containerd:
         self.runtime = runtime_binary(tmp)
         self.runc_root = os.path.join(tmp, "pyrunc-state")
         self.sock = os.path.join(tmp, "c.sock")
+        self.fifo_dir = os.path.join(tmp, "fifo")  # not ctr's /run/containerd/fifo
         conf = os.path.join(tmp, "config.toml")
         with open(conf, "w") as f:
             f.write(f"""version = 2
@@ -62,7 +63,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 
     def run_args(self, cid, *extra):
         return ["run", "--runc-binary", self.runtime, "--runc-root", self.runc_root, "--snapshotter", "native",
-                "--cgroup", f"/{self.cgroup_parent}/{cid}", *extra]
+                "--fifo-dir", self.fifo_dir, "--cgroup", f"/{self.cgroup_parent}/{cid}", *extra]
+
+    def exec_args(self, *extra):
+        return ["task", "exec", "--fifo-dir", self.fifo_dir, *extra]
 
     def status(self, cid):
         for line in self.ctr("task", "ls").stdout.splitlines()[1:]:
@@ -151,15 +155,15 @@ def test_task_is_pyruncs(cd, task):
 
 
 def test_exec(cd, task):
-    r = cd.ctr("task", "exec", "--exec-id", "e1", task, "sh", "-c", "echo from-exec; exit 3", check=False)
+    r = cd.ctr(*cd.exec_args("--exec-id", "e1"), task, "sh", "-c", "echo from-exec; exit 3", check=False)
     assert r.returncode == 3 and r.stdout == "from-exec\n", r
-    r = cd.ctr("task", "exec", "--exec-id", "e2", "--cwd", "/tmp", "--user", "1000", task,
+    r = cd.ctr(*cd.exec_args("--exec-id", "e2", "--cwd", "/tmp", "--user", "1000"), task,
                "sh", "-c", "echo $(id -u) $(pwd)")
     assert r.stdout == "1000 /tmp\n", r
 
 
 def test_exec_tty(cd, task):
-    argv = cd.ctr.argv + ["task", "exec", "-t", "--exec-id", "e3", task, "sh", "-c", "tty; stty size"]
+    argv = cd.ctr.argv + cd.exec_args("-t", "--exec-id", "e3") + [task, "sh", "-c", "tty; stty size"]
     r = Cmd(["script", "-qec", subprocess.list2cmdline(argv), "/dev/null"])(timeout=60)
     lines = [l.strip() for l in r.stdout.replace("\r", "").splitlines() if l.strip()]
     assert lines and lines[0].startswith("/dev/pts/"), r
