@@ -400,6 +400,9 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
     unified_only = all(h[2] == "cgroup2" for h in hier) and any(h[0] == "/sys/fs/cgroup" for h in hier)
     fd = open_in_root(root_fd, dest, "dir", f"{field}.destination")
     try:
+        if _fd_on_procfs(fd):
+            raise RuntimeFailure(f"{field}.destination: {dest} resolves into /proc: cannot be mounted "
+                                 "because it is inside /proc")
         if unified_only:
             mount("cgroup2", fd_path(fd), "cgroup2", opts.flags, what=f"{field}: mount cgroup2 on {dest}")
             return

@@ -262,9 +262,10 @@ def test_id_minus_one_is_refused_before_anything_is_made(rt, cid, make_bundle,
     r = rt.run(cid, b)
     assert r.rc != 0, f"ran with {user}: {r.out}"
     assert_error(r, rt)
-    assert field in r.err, r.err
-    assert not os.path.exists(marker), "refused only after things were made"
     assert not state_dir_exists(rt, cid)
+    if rt.name == "pyrunc":  # runc refuses ids above 2^31-1, late, without naming the field
+        assert field in r.err, r.err
+        assert not os.path.exists(marker), "refused only after things were made"
 
 
 def _userns_maps(uid, gid):
@@ -294,11 +295,11 @@ def test_overflowing_id_mappings_are_refused_up_front(rt, cid, make_bundle,
     b.write()
     r = rt.create(cid, b)
     assert_error(r, rt)
-    assert field in r.err, r.err
     assert not os.path.exists(marker)
     assert not state_dir_exists(rt, cid)
-    # check shares the validation: it must not promise this bundle runs
     if rt.name == "pyrunc":
+        assert field in r.err, r.err
+        # check shares the validation: it must not promise this bundle runs
         c = rt.cmd("check", "--bundle", b.path, root=False)
         assert c.rc != 0 and field in (c.out + c.err), c
 
@@ -440,8 +441,10 @@ def test_pid_file_does_not_follow_a_planted_symlink(rt, cid, make_bundle, tdir):
     for planted in (".c.pid.tmp", ".c.pid"):
         os.symlink(victim, os.path.join(piddir, planted))
     r = rt.create(cid, make_bundle(["true"]), pid_file=pid_file)
-    assert r.rc == 0, r
     assert open(victim).read() == "precious\n", "the pid file write followed a symlink"
+    if rt.name != "pyrunc" and r.rc != 0:
+        return  # runc refuses a planted .c.pid (O_EXCL); pyrunc replaces it
+    assert r.rc == 0, r
     st = os.lstat(pid_file)
     assert stat.S_ISREG(st.st_mode)
     assert int(open(pid_file).read()) == rt.state(cid)["pid"]
@@ -632,3 +635,20 @@ def test_created_init_is_not_ptraceable_from_the_container(rt, new_cid,
     r = rt.run(new_cid(), b)
     assert r.rc == 0, r
     assert r.out.split() == ["checked"], r.out
+
+
+@pytest.mark.not_runc
+@pytest.mark.parametrize("kind", ["tmpfs", "cgroup"])
+def test_mount_through_a_rootfs_symlink_into_proc_is_refused(rt, cid, make_bundle,
+                                                             tdir, kind):
+    """The destination is checked where it resolves, not only as written."""
+    b = make_bundle(["true"], write=False)
+    os.symlink("/proc/sys/kernel", b.rootfs_path("/etc/k"))
+    if kind == "cgroup":
+        b.add_mount("/etc/k", "cgroup", "cgroup", ["ro"])
+    else:
+        b.add_mount("/etc/k", "tmpfs", "tmpfs", ["size=64k"])
+    b.write()
+    r = rt.run(cid, b)
+    assert_error(r, rt)
+    assert "inside /proc" in r.err, r.err
