@@ -241,3 +241,23 @@ def test_oom_kill(cd):
         except subprocess.TimeoutExpired:
             ev.kill()
             ev.wait(timeout=10)
+
+
+def test_errors_reach_the_user(cd, tdir_missing="/nonexistent-pyrunc-source"):
+    """containerd shows its user the last "level":"error" line of pyrunc's --log file:
+    the user sees pyrunc's one line (naming the mount by its destination), not
+    "exit status 1: unknown"."""
+    cid = cd.new_id()
+    r = cd.ctr(*cd.run_args(cid, "--rm", "--mount",
+                            f"type=bind,src={tdir_missing},dst=/from-host,options=rbind:ro"),
+               IMAGE, cid, "true", check=False)
+    assert r.returncode != 0, r
+    assert "(/from-host)" in r.stderr and tdir_missing in r.stderr, r
+    assert "exit status 1: unknown" not in r.stderr
+    cd.ctr("container", "rm", cid, check=False)
+
+
+def test_exec_errors_reach_the_user(cd, task):
+    r = cd.ctr(*cd.exec_args("--exec-id", "bad"), task, "/no/such/program", check=False)
+    assert r.returncode != 0, r
+    assert "/no/such/program" in r.stderr and "unknown" not in r.stderr.replace(": unknown", ""), r
