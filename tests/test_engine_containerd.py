@@ -261,3 +261,27 @@ def test_exec_errors_reach_the_user(cd, task):
     r = cd.ctr(*cd.exec_args("--exec-id", "bad"), task, "/no/such/program", check=False)
     assert r.returncode != 0, r
     assert "/no/such/program" in r.stderr and "unknown" not in r.stderr.replace(": unknown", ""), r
+
+
+def _readme_block(marker):
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    with open(readme) as f:
+        blocks = f.read().split("```")
+    return next(b.split("\n", 1)[1] for b in blocks[1::2] if marker in b)
+
+
+def test_readme_cri_runtime_handler_is_what_containerd_reads(cd):
+    """The README's CRI handler lines, as containerd 1.6 parses them (`config dump`):
+    a runc v2 runtime named pyrunc whose BinaryName is pyrunc."""
+    block = _readme_block('containerd.runtimes.pyrunc]').replace("/opt/pyrunc/.venv/bin/pyrunc", cd.runtime)
+    conf = os.path.join(cd.tmp, "cri-config.toml")
+    with open(conf, "w") as f:
+        f.write(f'version = 2\nroot = "{cd.tmp}/cri-root"\nstate = "{cd.tmp}/cri-state"\n{block}')
+    out = Cmd(["containerd", "--config", conf, "config", "dump"])(timeout=60).stdout
+    head = '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.pyrunc]'
+    assert head in out, out
+    runtime = out.split(head, 1)[1].split("\n  [plugins", 1)[0]
+    assert 'runtime_type = "io.containerd.runc.v2"' in runtime, runtime
+    options = out.split(head[:-1] + '.options]', 1)[1].split("\n  [", 1)[0]
+    assert f'BinaryName = "{cd.runtime}"' in options, options
+    assert not os.path.exists(f"{cd.tmp}/cri-root")  # a dump starts nothing
