@@ -118,11 +118,6 @@ def process_of(opts, base):
     if opts.process:
         proc = _read_process(opts.process)
         where = f"--process {opts.process}: "
-        for key in ("rlimits", "capabilities"):
-            if not proc.get(key) and base.get(key):
-                proc[key] = base[key]
-        if "oomScoreAdj" not in proc and "oomScoreAdj" in base:
-            proc["oomScoreAdj"] = base["oomScoreAdj"]
     else:
         if not opts.rest:
             raise RuntimeFailure("process args cannot be empty: give a command (or --process FILE)")
@@ -133,6 +128,15 @@ def process_of(opts, base):
     problems = validate_config({"ociVersion": container.OCI_VERSION, "root": {"path": "/"}, "process": proc})
     if problems:
         raise RuntimeFailure(where + problems[0], lines=[where + p for p in problems])
+    if opts.process:
+        if proc.get("rlimits") in (None, []) and base.get("rlimits"):
+            proc["rlimits"] = base["rlimits"]
+        for key in ("capabilities", "oomScoreAdj"):
+            if proc.get(key) is None and base.get(key) is not None:
+                proc[key] = base[key]
+    from runtime.capabilities import warn_ungrantable
+
+    warn_ungrantable(proc.get("capabilities"), log.warn)
     try:
         container.check_process_support(proc)
     except RuntimeFailure as e:
@@ -348,10 +352,15 @@ def _spawn(opts, proc, base, target, mgr, state):
         init._guard(_enter, job)
     child.close()
     os.close(init_fd)
-    pid = master = None
+    pid = master = ready = None
     try:
+        # `enter` reports the pid and exits, `finish` sends its pty and "ready" and execs:
+        # they share the channel, so the order of their messages is not known; EOF comes
+        # once both are gone.
         while True:
             kind, msg, fds = parent.recv()
+            if kind is None:
+                break
             if kind == "pid":
                 pid = msg["pid"]
                 container._reap(pid1)
@@ -371,22 +380,15 @@ def _spawn(opts, proc, base, target, mgr, state):
 
                 seccomp.forward_listener(parent, linux["seccomp"], fds, state=state, pid=pid)
             elif kind == "ready":
-                break
+                ready = msg
             elif kind == "error":
                 raise RuntimeFailure(msg["msg"])
             else:
                 for fd in fds:
                     os.close(fd)
-                raise RuntimeFailure("the process exited before it was ready")
-        if msg.get("listener"):  # pyrunc-init loads the filter and sends its listener fd
-            from runtime import seccomp
-
-            seccomp.forward_listener(parent, linux["seccomp"], state=state, pid=pid)
-        kind, msg, _ = parent.recv()  # EOF once pyrunc-init has been exec'd
-        if kind == "error":
-            raise RuntimeFailure(msg["msg"])
-        if pid is None:
-            raise RuntimeFailure("the process never reported its pid")
+                raise RuntimeFailure(f"unexpected message {kind!r} from the process")
+        if ready is None or pid is None:
+            raise RuntimeFailure("the process exited before it was ready")
         return pid, master
     except BaseException:
         if master is not None:
