@@ -430,8 +430,8 @@ def finish(guard: HostGuard, tmp: str, teardown, what: str) -> None:
             teardown()
         except Exception as e:  # noqa: BLE001  (reported below, after the cleanup)
             errors.append(f"teardown: {e}")
-    try:
-        wait_for(lambda: not guard.leftovers().get("processes"), timeout=30, what=f"{what}'s processes to exit")
+    try:  # exits are asynchronous (and another session's netns may come and go meanwhile)
+        wait_for(lambda: not guard.leftovers(), timeout=15, interval=0.3, what=f"{what}'s leftovers to go")
     except AssertionError:
         pass
     left = guard.leftovers()
