@@ -13,7 +13,10 @@ For every installed runtime, in one run:
    ``/bin/sleep 10`` container (alive during ``state``), N times: per step and
    per cycle;
 3. PSS and RSS of the waiting created process (the pid of the pid file, from
-   ``/proc/PID/smaps_rollup``), N times.
+   ``/proc/PID/smaps_rollup``), N times;
+4. ``exec`` of ``/bin/true`` into a running ``/bin/sleep`` container
+   (``RUNTIME --root R exec ID /bin/true``, the engines' exec probes), N times,
+   timed like ``run``.
 
 Then a table (one row per measure, one column per runtime, the ratios
 pyrunc/runc and pyrunc/crun) and the project's goals, PASS/MISS each; or all
@@ -68,6 +71,8 @@ GOALS = [
      1.2, "ratio"),
     ("pss", "PSS of the waiting process <= 2048 kB", "pss_kb.median",
      2048, "abs"),
+    ("exec", "exec /bin/true no slower than runc", "exec.mean_ms",
+     1.0, "ratio"),
 ]
 
 
@@ -352,34 +357,60 @@ def delete_force(rt: Rt, step: Step, cid: str) -> None:
 def measure_run(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
                 workdir: str, hyperfine: str | None) -> dict:
     argv = rt.cmd("run", "--bundle", bundle, cid)
+    try:
+        return time_calls(rt, argv, f"{rt.name} run /bin/true", cid, runs,
+                          warmup, workdir, hyperfine)
+    finally:
+        delete_force(rt, Step(workdir), cid)
+
+
+def measure_exec(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
+                 workdir: str, hyperfine: str | None) -> dict:
+    """exec /bin/true into a running container (created and started first)."""
     step = Step(workdir)
     try:
-        if hyperfine:
-            js = os.path.join(workdir, "hyperfine.json")
-            hf = [hyperfine, "-N", "--style", "none", "--warmup", str(warmup),
-                  "--runs", str(runs), "--export-json", js,
-                  "--command-name", f"{rt.name} run /bin/true",
-                  shlex.join(argv)]
-            rc, _ = step(hf, driver=True)
-            if rc != 0:  # hyperfine hides the runtime's stderr: ask it
-                delete_force(rt, step, cid)
-                rc2, _ = step(argv)
-                step.check(rc2, argv)
-                step.check(rc, hf)
-            with open(js) as f:
-                times = json.load(f)["results"][0]["times"]
-            ms = [t * 1e3 for t in times]
-            how = "hyperfine"
-        else:
-            ms = []
-            for i in range(warmup + runs):
-                rc, ns = step(argv)
-                step.check(rc, argv)
-                if i >= warmup:
-                    ms.append(ns / 1e6)
-            how = "perf_counter"
+        for argv in (rt.cmd("create", "--bundle", bundle, cid),
+                     rt.cmd("start", cid)):
+            rc, _ = step(argv)
+            step.check(rc, argv)
+        return time_calls(rt, rt.cmd("exec", cid, "/bin/true"),
+                          f"{rt.name} exec /bin/true", None, runs, warmup,
+                          workdir, hyperfine)
     finally:
         delete_force(rt, step, cid)
+
+
+def time_calls(rt: Rt, argv: list[str], name: str, cid: str | None,
+               runs: int, warmup: int, workdir: str,
+               hyperfine: str | None) -> dict:
+    """argv N times (after W warm-ups), by hyperfine or perf_counter; cid: a
+    container to delete before asking again when hyperfine saw a failure."""
+    step = Step(workdir)
+    if hyperfine:
+        js = os.path.join(workdir, "hyperfine.json")
+        hf = [hyperfine, "-N", "--style", "none", "--warmup", str(warmup),
+              "--runs", str(runs), "--export-json", js,
+              "--command-name", name,
+              shlex.join(argv)]
+        rc, _ = step(hf, driver=True)
+        if rc != 0:  # hyperfine hides the runtime's stderr: ask it
+            if cid:
+                delete_force(rt, step, cid)
+            rc2, _ = step(argv)
+            step.check(rc2, argv)
+            step.check(rc, hf)
+        with open(js) as f:
+            times = json.load(f)["results"][0]["times"]
+        ms = [t * 1e3 for t in times]
+        how = "hyperfine"
+    else:
+        ms = []
+        for i in range(warmup + runs):
+            rc, ns = step(argv)
+            step.check(rc, argv)
+            if i >= warmup:
+                ms.append(ns / 1e6)
+        how = "perf_counter"
     return dict(stats(ms), timer=how, times_ms=ms)
 
 
@@ -476,7 +507,10 @@ def measure_runtime(rt: Rt, bundles: dict, ids: dict, runs: int,
                              warmup, workdir)
     log(f"{rt.name}: PSS of the created process x{runs}")
     mem = measure_pss(rt, bundles["pss"], ids["pss"], runs, workdir)
-    return {"run": run, "lifecycle": life, **mem}
+    log(f"{rt.name}: exec /bin/true x{runs}")
+    exe = measure_exec(rt, bundles["exec"], ids["exec"], runs, warmup, workdir,
+                       hyperfine)
+    return {"run": run, "lifecycle": life, **mem, "exec": exe}
 
 
 # --------------------------------------------------------------------------
@@ -622,6 +656,9 @@ ROWS = [
     ("  start mean (ms)", "lifecycle.start.mean_ms"),
     ("  state mean (ms)", "lifecycle.state.mean_ms"),
     ("  delete --force mean (ms)", "lifecycle.delete.mean_ms"),
+    ("exec /bin/true mean (ms)", "exec.mean_ms"),
+    ("exec /bin/true median (ms)", "exec.median_ms"),
+    ("exec /bin/true stdev (ms)", "exec.stdev_ms"),
     ("PSS waiting process (kB)", "pss_kb.median"),
     ("RSS waiting process (kB)", "rss_kb.median"),
 ]
@@ -826,7 +863,7 @@ def main(argv=None) -> int:
                     "once: no per-call cost)")
         for rt in rts:
             ids = {s: f"bench-{token}-{rt.name}-{s}"
-                   for s in ("run", "cycle", "pss")}
+                   for s in ("run", "cycle", "pss", "exec")}
             all_ids += ids.values()
             bundles = {
                 "run": write_bundle(os.path.join(workdir, "b", ids["run"]),
@@ -836,6 +873,8 @@ def main(argv=None) -> int:
                                       rootfs, SLEEP, ids["cycle"]),
                 "pss": write_bundle(os.path.join(workdir, "b", ids["pss"]),
                                     rootfs, SLEEP, ids["pss"]),
+                "exec": write_bundle(os.path.join(workdir, "b", ids["exec"]),
+                                     rootfs, SLEEP, ids["exec"]),
             }
             try:
                 results[rt.name] = in_child(

@@ -100,8 +100,9 @@ def test_bench_json_pyrunc_without_hyperfine(tmp_path):
         assert res["lifecycle"][step]["n"] == 2
     assert res["pss_kb"]["n"] == 2 and res["pss_kb"]["median"] > 0
     assert res["rss_kb"]["median"] >= res["pss_kb"]["median"] > 0
+    assert res["exec"]["n"] == 2 and len(res["exec"]["times_ms"]) == 2
     assert [g["goal"] for g in doc["goals"]] == ["run_true", "lifecycle",
-                                                 "pss"]
+                                                 "pss", "exec"]
     assert doc["cleanup"] == {"leftover_containers": [],
                               "leftover_cgroups": [], "unremovable": []}
 
