@@ -304,6 +304,9 @@ def _tmpfs_copyup(root_fd, fd, dest, opts, field):
         except OSError as e:
             raise RuntimeFailure(f"{field}: tmpcopyup: open the new tmpfs: {e.strerror}") from None
         try:
+            if os.fstat(dst).st_dev == os.fstat(src).st_dev or os.listdir(dst):
+                # not the empty tmpfs just made: the path was swapped under us
+                raise RuntimeFailure(f"{field}: tmpcopyup: {dest} changed while it was mounted")
             _copy_tree(src, dst, dest)
         except OSError as e:
             where = e.filename if isinstance(e.filename, str) else dest
