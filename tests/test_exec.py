@@ -588,3 +588,18 @@ def test_execs_leave_nothing_in_the_container(rt, cid, make_bundle):
         r = rt.cmd("ps", "--format", "json", cid)
         return r.rc == 0 and json.loads(r.out) == [pid]
     assert wait_for(alone)
+
+
+@pytest.mark.parametrize("flags, word", [
+    (["-u", "1000:x"], "--user"), (["-u", "99999999999"], "--user"), (["-u", "-1"], "--user"),
+    (["-g", "-1"], "--additional-gids"), (["--cwd", "relative"], "--cwd"), (["-e", "NOEQUALS"], "--env"),
+    (["-c", "CAP_NOPE"], "CAP_NOPE"), (["--apparmor", "docker-default"], "apparmorProfile"),
+    (["--process-label", "system_u:system_r:container_t:s0"], "selinuxLabel"),
+    (["--preserve-fds", "40"], "--preserve-fds"),
+])
+def test_bad_flags(rt, cid, make_bundle, flags, word):
+    """One line naming the flag or field; nothing runs (the marker file is not made)."""
+    b, _ = running(rt, cid, make_bundle, root={"readonly": False})
+    r = rt.cmd("exec", *flags, cid, "touch", "/tmp/ran")
+    one_line_error(r, rt, word)
+    assert not os.path.exists(b.rootfs_path("/tmp/ran"))

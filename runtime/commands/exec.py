@@ -114,26 +114,27 @@ def _base_from_bundle(c):
 def process_of(opts, base):
     """The process to run: --process FILE as is, or the container's with the flags on
     top; what it leaves out (rlimits, capabilities, oomScoreAdj) is the container's, as
-    runc does.  Validated with the config schema; refused fields as create refuses them."""
+    runc does.  --process is validated with the config schema (the container's process
+    was, at create; the flags are checked one by one); fields create refuses are refused."""
     if opts.process:
         proc = _read_process(opts.process)
         where = f"--process {opts.process}: "
-    else:
-        if not opts.rest:
-            raise RuntimeFailure("process args cannot be empty: give a command (or --process FILE)")
-        proc = _with_flags(opts, base)
-        where = ""
-    from runtime.validate import validate_config
+        from runtime.validate import validate_config
 
-    problems = validate_config({"ociVersion": container.OCI_VERSION, "root": {"path": "/"}, "process": proc})
-    if problems:
-        raise RuntimeFailure(where + problems[0], lines=[where + p for p in problems])
-    if opts.process:
+        problems = validate_config({"ociVersion": container.OCI_VERSION, "root": {"path": "/"}, "process": proc})
+        if problems:
+            raise RuntimeFailure(where + problems[0], lines=[where + p for p in problems])
         if proc.get("rlimits") in (None, []) and base.get("rlimits"):
             proc["rlimits"] = base["rlimits"]
         for key in ("capabilities", "oomScoreAdj"):
             if proc.get(key) is None and base.get(key) is not None:
                 proc[key] = base[key]
+    else:
+        # The container's process passed the schema at create; the flags are checked here.
+        if not opts.rest:
+            raise RuntimeFailure("process args cannot be empty: give a command (or --process FILE)")
+        proc = _with_flags(opts, base)
+        where = ""
     from runtime.capabilities import warn_ungrantable
 
     warn_ungrantable(proc.get("capabilities"), log.warn)
@@ -172,6 +173,8 @@ def _with_flags(opts, base):
     proc["args"] = list(opts.rest)
     proc["terminal"] = bool(opts.tty)
     if opts.cwd:
+        if not opts.cwd.startswith("/"):
+            raise RuntimeFailure(f"--cwd {opts.cwd}: must be an absolute path")
         proc["cwd"] = opts.cwd
     if opts.apparmor:
         proc["apparmorProfile"] = opts.apparmor
@@ -196,20 +199,24 @@ def _with_flags(opts, base):
     user = dict(proc.get("user") or {"uid": 0, "gid": 0})
     if opts.user:
         u, sep, g = opts.user.partition(":")
-        if not u.isdigit() or (sep and not g.isdigit()):
-            raise RuntimeFailure(f"--user {opts.user}: must be UID[:GID], numbers")
+        if not _id_ok(u) or (sep and not _id_ok(g)):
+            raise RuntimeFailure(f"--user {opts.user}: must be UID[:GID], numbers below 2^32-1")
         user["uid"] = int(u)
         if sep:
             user["gid"] = int(g)
     if opts.additional_gids:
         gids = list(user.get("additionalGids") or [])
         for g in opts.additional_gids:
-            if not g.isdigit():
-                raise RuntimeFailure(f"--additional-gids {g}: must be a non-negative number")
+            if not _id_ok(g):
+                raise RuntimeFailure(f"--additional-gids {g}: must be a number from 0 to 2^32-2")
             gids.append(int(g))
         user["additionalGids"] = gids
     proc["user"] = user
     return proc
+
+
+def _id_ok(s):
+    return s.isdigit() and s.isascii() and int(s) < 0xFFFFFFFF
 
 
 def _merged_env(env):
@@ -422,11 +429,7 @@ def _enter(job):
     if os.getppid() != job.parent_pid:
         os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
-    # Everything the container side imports, now: past the mount namespace the host's
-    # Python files are out of reach.
-    init._preload({"process": job.proc, "linux": job.linux})
-    if job.proc.get("terminal"):
-        import fcntl  # noqa: F401
+    _preload(job)
     if job.cgroups is not None:
         try:
             job.cgroups.apply(0, skip_unified=job.in_unified)
@@ -453,6 +456,21 @@ def _enter(job):
         init._guard(_finish, job)
     job.chan.send("pid", pid=pid)
     os._exit(0)
+
+
+def _preload(job):
+    """Import now what the container side needs (init.finish_process and what it calls):
+    past the mount namespace the host's Python files are out of reach.  Less than
+    create's init._preload: no mounts, devices or hooks here."""
+    import resource  # noqa: F401
+    import stat  # noqa: F401
+
+    if job.linux.get("seccomp"):
+        from runtime import seccomp  # noqa: F401
+    if job.proc.get("terminal"):
+        import termios  # noqa: F401
+
+        from runtime import console  # noqa: F401
 
 
 def _finish(job):
