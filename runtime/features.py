@@ -1,4 +1,6 @@
 """`pyrunc features`: the runtime-spec features document, truthful about what is implemented."""
+import os
+
 from runtime import capabilities, hooks, mounts
 
 
@@ -20,7 +22,8 @@ def document():
             "cgroup": {
                 "v1": mode in ("v1", "hybrid") if mode else True,
                 "v2": True,
-                "systemd": False,
+                # the systemd driver: pure cgroup v2 with systemd as PID 1 (sd_booted)
+                "systemd": mode == "v2" and os.path.isdir("/run/systemd/system"),
                 "systemdUser": False,
                 "rdma": False,
             },

@@ -1,4 +1,5 @@
-"""Cgroup management for pyrunc (cgroupfs driver; v1, v2 and hybrid hosts).
+"""Cgroup management for pyrunc (cgroupfs driver: v1, v2 and hybrid hosts; the
+systemd driver for pure v2 hosts is in systemd.py).
 
 Typical use::
 
@@ -696,20 +697,26 @@ class Manager:
         return f"<{type(self).__name__} {self.id} {self.paths}>"
 
 
-def _check_systemd(cgroups_path: str | None) -> None:
-    booted = os.path.isdir("/run/systemd/system")
-    if not booted:
+def _check_systemd() -> None:
+    if not os.path.isdir("/run/systemd/system"):  # sd_booted(3)
         raise CgroupError("--systemd-cgroup: systemd is not running as init (PID 1) on this host; "
                           "use the cgroupfs driver (omit --systemd-cgroup)")
-    raise CgroupError("--systemd-cgroup: the systemd cgroup driver is not supported by pyrunc; "
-                      "use the cgroupfs driver (omit --systemd-cgroup)")
 
 
 def manager(container_id: str, cgroups_path: str | None = None, resources: dict | None = None, *,
-            systemd: bool = False, rootless: bool = False) -> Manager:
-    """Build a manager for a container (nothing is created yet)."""
+            systemd: bool = False, rootless: bool = False, annotations: dict | None = None) -> Manager:
+    """Build a manager for a container (nothing is created yet).
+
+    ``systemd``: the systemd driver (runtime/cgroups/systemd.py, a transient
+    scope; ``annotations`` may carry ``org.systemd.property.*``)."""
     if systemd:
-        _check_systemd(cgroups_path)
+        _check_systemd()
+        if resources is not None:
+            from . import resources as _res
+            _res.validate(resources)
+        from . import systemd as _sd
+        return _sd.manager(container_id, cgroups_path, resources, detect(), rootless=rootless,
+                           annotations=annotations)
     layout = detect()
     paths = resolve_path(cgroups_path, container_id, layout)
     mountpoints = {s: m.mountpoint for s, m in layout.v1.items()} if layout.mode != "v2" else {}
@@ -737,6 +744,9 @@ def from_state(d: dict) -> Manager:
         mountpoints=d.get("mountpoints") or {},
     )
     mode = d.get("mode")
+    if d.get("driver") == "systemd":
+        from .systemd import from_state as _sd_from_state
+        return _sd_from_state(d, **kw)
     if mode == "v2":
         from .v2 import V2Manager
         return V2Manager(d.get("id", ""), d.get("cgroups_path"), d["paths"], **kw)
