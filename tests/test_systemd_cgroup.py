@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import subprocess
 
 import pytest
@@ -206,3 +207,93 @@ def test_podman_with_systemd_cgroup_manager(runtime_argv, tdir, make_bundle, tok
     left = subprocess.run(["systemctl", "list-units", "--all", "--no-legend", "libpod-*"], capture_output=True,
                           text=True, timeout=60).stdout
     assert "libpod-" not in left, left  # podman's scope went away with the container
+
+
+# --------------------------------------------------------------------------
+# The driver's pure parts (any host).
+# --------------------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from runtime.cgroups import CgroupError  # noqa: E402
+from runtime.cgroups import systemd as sd  # noqa: E402
+
+
+def test_expand_slice_as_systemd_does():
+    assert sd.expand_slice("system.slice") == "/system.slice"
+    assert sd.expand_slice("a-b-c.slice") == "/a.slice/a-b.slice/a-b-c.slice"
+    assert sd.expand_slice("-.slice") == ""
+    for bad in ("a--b.slice", "-a.slice", "a-.slice", "a/b.slice", "a.scope", ".slice"):
+        with pytest.raises(CgroupError, match="slice"):
+            sd.expand_slice(bad)
+
+
+def test_parse_path_and_defaults():
+    assert sd.parse_path(None, "c1") == ("system.slice", "pyrunc-c1.scope")
+    assert sd.parse_path(":runc:c1", "x") == ("system.slice", "runc-c1.scope")
+    assert sd.parse_path("machine.slice:libpod:abc", "x") == ("machine.slice", "libpod-abc.scope")
+    assert sd.parse_path("kubepods-besteffort-pod1.slice:cri-containerd:abc", "x")[1] == "cri-containerd-abc.scope"
+    for bad, what in [("a:b", "slice:prefix:name"), ("/abs/path", "slice:prefix:name"), ("system.slice:p:", "empty"),
+                      ("system.slice:p:a/b", "unit name"), ("system.slice:p:x.slice", "not supported")]:
+        with pytest.raises(CgroupError, match=what) as ei:
+            sd.parse_path(bad, "c")
+        assert "\n" not in str(ei.value)
+
+
+@given(st.sets(st.integers(0, 300), min_size=1))
+def test_cpu_mask_bits(cpus):
+    bits = sd.cpus_to_bits(",".join(map(str, sorted(cpus))))
+    assert {i for i in range(len(bits) * 8) if bits[i // 8] >> (i % 8) & 1} == cpus
+    assert bits[-1] != 0
+
+
+def test_resource_properties():
+    p = dict(sd.resource_properties({
+        "memory": {"limit": 64 << 20, "swap": 96 << 20, "reservation": 1 << 20},
+        "cpu": {"quota": 12345, "period": 100000, "shares": 1024, "cpus": "0-1", "mems": "0"},
+        "pids": {"limit": 32}, "blockIO": {"weight": 500}}))
+    assert p["MemoryMax"] == ("t", 64 << 20) and p["MemorySwapMax"] == ("t", 32 << 20)
+    assert p["MemoryLow"] == ("t", 1 << 20) and p["TasksMax"] == ("t", 32)
+    assert p["CPUQuotaPeriodUSec"] == ("t", 100000)
+    assert p["CPUQuotaPerSecUSec"] == ("t", 130000)  # 123450 us/s rounded up to whole percents
+    assert p["CPUWeight"] == ("t", 39) and p["AllowedCPUs"] == ("ay", b"\x03")
+    assert p["AllowedMemoryNodes"] == ("ay", b"\x01") and p["IOWeight"][0] == "t"
+    unlimited = dict(sd.resource_properties({"memory": {"limit": -1}, "pids": {"limit": -1},
+                                             "cpu": {"quota": -1, "period": 100000}}))
+    assert unlimited["MemoryMax"] == unlimited["TasksMax"] == unlimited["CPUQuotaPerSecUSec"] == ("t", 2**64 - 1)
+    assert sd.resource_properties(None) == []
+
+
+def test_device_properties():
+    rules = [{"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"},
+             {"allow": True, "type": "c", "major": 1, "access": "m"}]
+    p = dict(sd.device_properties(rules))
+    assert p["DevicePolicy"] == ("s", "strict")
+    assert p["DeviceAllow"][1][0] == ("/dev/char/1:3", "rw")
+    assert p["DeviceAllow"][1][1] == ("char-mem", "m")  # major 1 by its /proc/devices name
+    # a deny after the allows cannot be said to systemd: the eBPF filter alone decides
+    assert sd.device_properties(rules + [{"allow": False, "type": "c", "major": 1, "minor": 3, "access": "w"}]) == []
+    assert sd.device_properties(None) == []
+
+
+def test_annotation_properties():
+    p = dict(sd.annotation_properties({
+        "org.systemd.property.TimeoutStopSec": "uint64 7", "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        "org.systemd.property.After": "['a.service', 'b.service']", "org.systemd.property.CPUQuotaPeriodUSec": "50000",
+        "org.systemd.property.IOAccounting": "true", "other": "ignored"}))
+    assert p == {"TimeoutStopUSec": ("t", 7000000), "CollectMode": ("s", "inactive-or-failed"),
+                 "After": ("as", ["a.service", "b.service"]), "CPUQuotaPeriodUSec": ("t", 50000),
+                 "IOAccounting": ("b", True)}
+    for bad in ({"org.systemd.property.": "1"}, {"org.systemd.property.A-B": "1"},
+                {"org.systemd.property.X": "not a value"}, {"org.systemd.property.TimeoutSec": "'x'"},
+                {"org.systemd.property.X": "['a', b]"}):
+        with pytest.raises(CgroupError, match=r"^annotations\.org\.systemd\.property\."):
+            sd.annotation_properties(bad)
+
+
+def test_cgroupfs_path_does_not_load_jeepney():
+    code = ("import sys; from runtime import cgroups; cgroups.manager('x', None, None); "
+            "from runtime.cgroups import systemd; assert 'jeepney' not in sys.modules, 'jeepney'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode == 0, r.stderr
