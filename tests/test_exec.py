@@ -77,8 +77,8 @@ def test_default_process_is_the_configs(rt, cid, make_bundle):
 
 def test_user_groups_cwd_env_flags(rt, cid, make_bundle):
     running(rt, cid, make_bundle)
-    rep = exec_report(rt, cid, "-u", "1000:100", "-g", "5", "--additional-gids", "7", "--cwd", "/home/user",
-                      "-e", "FOO=bar baz", "--env", "TERM=vt100", "-e", "EMPTY=")
+    rep = exec_report(rt, cid, "-u", "1000:100", "-g", "5", "-g", "7", "--cwd", "/home/user",
+                      "-e", "FOO=bar baz", "-e", "TERM=vt100", "-e", "EMPTY=")
     assert (rep["uid"], rep["euid"], rep["suid"]) == ("1000",) * 3
     assert (rep["gid"], rep["egid"]) == ("100", "100")
     assert rep.groups() == {5, 7}
@@ -92,8 +92,9 @@ def test_user_groups_cwd_env_flags(rt, cid, make_bundle):
 
 
 def test_uid_alone_keeps_the_configs_gid_and_home_defaults(rt, cid, make_bundle):
-    running(rt, cid, make_bundle, process={"user": {"uid": 0, "gid": 100, "additionalGids": [5]},
-                                           "env": ["TERM=xterm"]})
+    b = make_bundle(["/bin/sleep", "600"], process={"user": {"uid": 0, "gid": 100, "additionalGids": [5]},
+                                                   "env": ["TERM=xterm"]})
+    create_running(rt, cid, b)
     rep = exec_report(rt, cid, "-u", "4242")
     assert (rep["uid"], rep["gid"]) == ("4242", "100")
     assert rep.groups() == {5}
@@ -104,7 +105,7 @@ def test_uid_alone_keeps_the_configs_gid_and_home_defaults(rt, cid, make_bundle)
 
 def test_cap_flag_adds_to_bounding_effective_permitted(rt, cid, make_bundle):
     running(rt, cid, make_bundle)
-    rep = exec_report(rt, cid, "-c", "CAP_SYS_ADMIN", "--cap", "CAP_NET_RAW")
+    rep = exec_report(rt, cid, "-c", "CAP_SYS_ADMIN", "-c", "CAP_NET_RAW")
     want = cap_bits(DEFAULT_CAPS + ["CAP_SYS_ADMIN", "CAP_NET_RAW"])
     assert rep.cap("CapEff") == rep.cap("CapPrm") == rep.cap("CapBnd") == want
     assert rep.cap("CapInh") == 0  # never inheritable (CVE-2022-29162)
@@ -134,7 +135,9 @@ def test_the_containers_seccomp_filter_applies(rt, cid, make_bundle, nnp):
 NS_LINKS = ("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts")
 
 
-@pytest.mark.parametrize("extra", [[], ["user", "cgroup", "time"]], ids=["default", "user+cgroup+time"])
+@pytest.mark.parametrize("extra", [[], ["user", "cgroup"],
+                                   pytest.param(["time"], marks=pytest.mark.not_runc)],  # runc 1.1: no time ns
+                         ids=["default", "user+cgroup", "time"])
 def test_namespaces_and_cgroups_are_the_inits(rt, cid, make_bundle, tdir, extra):
     b = make_bundle(SLEEP, write=False)
     b.config["linux"]["namespaces"] += [{"type": t} for t in extra]
@@ -480,10 +483,14 @@ def test_process_json_as_conmon_sends_it(rt, cid, make_bundle, tdir):
     }
     rep = _detached_report(rt, cid, tdir, _process_file(tdir, proc))
     assert (rep["uid"], rep["gid"]) == ("1000", "1000") and rep.groups() == {100}
-    assert rep["cwd"] == "/home/user" and rep["umask"] == "0027"
+    assert rep["cwd"] == "/home/user"
+    if rt.name != "runc":  # runc 1.1.5 ignores process.user.umask
+        assert rep["umask"] == "0027"
     assert rep.env()["container"] == "podman" and rep.env()["HOME"] == "/home/user"
     assert rep.cap("CapBnd") == cap_bits(caps) and rep.cap("CapEff") == 0  # uid 1000, no ambient
-    assert rep["NoNewPrivs"] == "0" and rep["oom_score_adj"] == "100"
+    assert rep["NoNewPrivs"] == "0"
+    if rt.name != "runc":  # runc 1.1.5 ignores an exec process's oomScoreAdj
+        assert rep["oom_score_adj"] == "100"
     assert rep.limits()["RLIMIT_NOFILE"] == ("256", "512")
 
 
@@ -502,8 +509,10 @@ def test_process_json_as_containerd_sends_it(rt, cid, make_bundle, tdir):
     for s in ("CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"):
         assert rep.cap(s) == cap_bits(caps), s
     assert rep["NoNewPrivs"] == "1"
-    # no rlimits in the JSON: the container's apply (as runc does)
-    assert rep.limits()["RLIMIT_NOFILE"] == ("1024", "1024")
+    # no rlimits in the JSON: the caller's stay (as with runc 1.1.5), not the container's
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert rep.limits()["RLIMIT_NOFILE"] == (str(soft), str(hard))
 
 
 @pytest.mark.parametrize("proc, field", [
@@ -563,13 +572,15 @@ def test_log_json_gets_the_errors(rt, cid, make_bundle, tdir):
     g = ["--log", logf, "--log-format", "json"]
     one_line_error(rt.cmd("exec", cid, "/no/such/program", global_args=g), rt)
     one_line_error(rt.cmd("exec", "-u", "nobody", cid, "true", global_args=g), rt, "--user")
-    one_line_error(rt.cmd("exec", "-c", "CAP_NOPE", cid, "true", global_args=g), rt, "CAP_NOPE")
+    r = rt.cmd("exec", "-c", "CAP_NOPE", cid, "true", global_args=g)  # a warning, as with runc
+    assert r.rc == 0, r
     assert_error(rt.cmd("exec", "--no-such-flag", cid, "true", global_args=g), rt)
     lines = [json.loads(line) for line in open(logf)]
     errors = [entry["msg"] for entry in lines if entry["level"] == "error"]
-    assert len(errors) == 4, lines
-    assert "/no/such/program" in errors[0] and "--user" in errors[1] and "CAP_NOPE" in errors[2]
-    assert "--no-such-flag" in errors[3]
+    assert len(errors) == 3, lines
+    assert "/no/such/program" in errors[0] and "nobody" in errors[1] and "no-such-flag" in errors[2]
+    warnings = [entry["msg"] for entry in lines if entry["level"] == "warning"]
+    assert any("CAP_NOPE" in w for w in warnings), lines
 
 
 def test_missing_command(rt, cid, make_bundle):
@@ -591,9 +602,10 @@ def test_execs_leave_nothing_in_the_container(rt, cid, make_bundle):
 
 
 @pytest.mark.parametrize("flags, word", [
-    (["-u", "1000:x"], "--user"), (["-u", "99999999999"], "--user"), (["-u", "-1"], "--user"),
+    (["-u", "1000:x"], "--user"), (["-u", "-1"], "--user"),
+    pytest.param(["-u", "99999999999"], "--user", marks=pytest.mark.pyrunc_only),  # runc truncates it
     (["-g", "-1"], "--additional-gids"), (["--cwd", "relative"], "--cwd"), (["-e", "NOEQUALS"], "--env"),
-    (["-c", "CAP_NOPE"], "CAP_NOPE"), (["--apparmor", "docker-default"], "apparmorProfile"),
+    (["--apparmor", "docker-default"], "apparmorProfile"),
     (["--process-label", "system_u:system_r:container_t:s0"], "selinuxLabel"),
     (["--preserve-fds", "40"], "--preserve-fds"),
 ])

@@ -113,8 +113,8 @@ def _base_from_bundle(c):
 
 def process_of(opts, base):
     """The process to run: --process FILE as is, or the container's with the flags on
-    top; what it leaves out (rlimits, capabilities, oomScoreAdj) is the container's, as
-    runc does.  --process is validated with the config schema (the container's process
+    top.  What --process leaves out: capabilities and oomScoreAdj are the container's,
+    rlimits the caller's (both as runc 1.1.5).  --process is validated with the config schema (the container's process
     was, at create; the flags are checked one by one); fields create refuses are refused."""
     if opts.process:
         proc = _read_process(opts.process)
@@ -124,8 +124,6 @@ def process_of(opts, base):
         problems = validate_config({"ociVersion": container.OCI_VERSION, "root": {"path": "/"}, "process": proc})
         if problems:
             raise RuntimeFailure(where + problems[0], lines=[where + p for p in problems])
-        if proc.get("rlimits") in (None, []) and base.get("rlimits"):
-            proc["rlimits"] = base["rlimits"]
         for key in ("capabilities", "oomScoreAdj"):
             if proc.get(key) is None and base.get(key) is not None:
                 proc[key] = base[key]
@@ -167,8 +165,6 @@ def _read_process(path):
 
 def _with_flags(opts, base):
     """runc's getProcess: the config's process, args from the command line, flags on top."""
-    from runtime.capabilities import NUMBERS
-
     proc = dict(base)
     proc["args"] = list(opts.rest)
     proc["terminal"] = bool(opts.tty)
@@ -182,10 +178,7 @@ def _with_flags(opts, base):
         proc["selinuxLabel"] = opts.process_label
     if opts.cap:
         caps = {k: list(v) for k, v in (proc.get("capabilities") or {}).items()}
-        for name in opts.cap:
-            cap = name.upper() if name.upper().startswith("CAP_") else "CAP_" + name.upper()
-            if cap not in NUMBERS:
-                raise RuntimeFailure(f"--cap {name}: unknown capability")
+        for cap in opts.cap:  # one it cannot grant is a warning, as with runc (warn_ungrantable)
             for s in CAP_SETS_ADDED:
                 if cap not in caps.setdefault(s, []):
                     caps[s].append(cap)
