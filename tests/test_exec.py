@@ -397,6 +397,27 @@ def test_cwd_must_exist_and_resolves_inside(rt, cid, make_bundle):
     assert r.rc == 0 and sorted(r.out.split()) == sorted(os.listdir(b.rootfs)), r
 
 
+@pytest.mark.parametrize("how", ["no-pivot", pytest.param("no-mount-namespace", marks=pytest.mark.pyrunc_only)])
+# (runc cannot start a container without /proc inside, and a /proc mount would be the host's)
+def test_root_is_the_containers(rt, cid, make_bundle, how):
+    """--no-pivot (MS_MOVE + chroot) and a container sharing our mount namespace
+    (chroot only): the exec'd process sees the container's root, not the host's."""
+    if how == "no-pivot":
+        b = make_bundle(SLEEP)
+        r = rt.run(cid, b, detach=True, extra=["--no-pivot"])
+    else:
+        b = make_bundle(SLEEP, root={"readonly": False}, mounts=[],
+                        linux={"namespaces": [{"type": "pid"}, {"type": "uts"}, {"type": "ipc"}],
+                               "maskedPaths": [], "readonlyPaths": []})
+        r = rt.run(cid, b, detach=True)
+    assert r.rc == 0, r
+    r = rt.cmd("exec", cid, "sh", "-c", "ls -a /; pwd")
+    assert r.rc == 0, r
+    *names, cwd = r.out.split()
+    assert sorted(set(names) - {".", ".."}) == sorted(os.listdir(b.rootfs)), r.out
+    assert cwd == "/"
+
+
 # -- container states ----------------------------------------------------------------
 
 def test_paused_only_with_ignore_paused(rt, cid, make_bundle):
