@@ -129,7 +129,12 @@ def opt_dict(required=None, **optional):
     return st.fixed_dictionaries(required or {}, optional=optional)
 
 
-id_mapping = st.fixed_dictionaries({"containerID": uint32, "hostID": uint32, "size": uint32})
+# ranges that end below 4294967295, (uid_t)-1 (validate refuses maps that run past it)
+id_mapping = st.fixed_dictionaries({"containerID": st.integers(0, 2**31), "hostID": st.integers(0, 2**31),
+                                    "size": st.integers(0, 2**31 - 1)})
+valid_id = st.integers(0, 2**32 - 2)  # 4294967295 is (uid_t)-1: refused
+# mount destinations outside /proc (validate refuses mounts inside it)
+mount_dest = abs_path.filter(lambda p: not (p + "/").startswith("/proc/"))
 
 
 @st.composite
@@ -143,8 +148,8 @@ process = opt_dict(
     terminal=st.booleans(),
     consoleSize=st.fixed_dictionaries({"height": uint16, "width": uint16}),
     env=st.lists(env_entry, max_size=3),
-    user=opt_dict({"uid": uint32, "gid": uint32}, umask=st.integers(0, 0o777),
-                  additionalGids=st.lists(uint32, max_size=3)),
+    user=opt_dict({"uid": valid_id, "gid": valid_id}, umask=st.integers(0, 0o777),
+                  additionalGids=st.lists(valid_id, max_size=3)),
     capabilities=opt_dict(**{s: st.lists(cap_names, max_size=4)
                              for s in ("bounding", "effective", "inheritable", "permitted", "ambient")}),
     rlimits=rlimits(),
@@ -164,13 +169,13 @@ process = opt_dict(
     execCPUAffinity=opt_dict(initial=st.sampled_from(["0", "0-3,7"]), final=st.sampled_from(["1", ""])),
 )
 
-plain_mount = opt_dict({"destination": st.one_of(abs_path, names)},
+plain_mount = opt_dict({"destination": st.one_of(mount_dest, names.filter(lambda n: n != "proc"))},
                        source=text, type=st.sampled_from(["tmpfs", "proc", "bind", "none"]),
                        options=st.lists(st.sampled_from(MOUNT_OPTIONS), max_size=4))
 idmapped_mount = st.builds(
     lambda dest, u, g, opt: {"destination": dest, "source": "/src", "type": "bind",
                              "options": ["rbind", opt], "uidMappings": u, "gidMappings": g},
-    abs_path, st.lists(id_mapping, max_size=2), st.lists(id_mapping, max_size=2),
+    mount_dest, st.lists(id_mapping, max_size=2), st.lists(id_mapping, max_size=2),
     st.sampled_from(["idmap", "ridmap"]))
 mounts = st.lists(st.one_of(plain_mount, idmapped_mount), max_size=4)
 
