@@ -1,9 +1,10 @@
 """Podman 4.3 + conmon with pyrunc registered in a containers.conf of the test's own.
 
 Everything Podman keeps (storage, run root, libpod tmp dir, CNI configs, events,
-pyrunc's --root) lives in one temp dir; every podman command runs in a network
-namespace the test made, so the bridge of the --internal network, its iptables rules
-and the containers' network namespaces never touch the host's network.  Podman has no
+pyrunc's --root) lives in one temp dir; every podman command runs in a network and a
+mount namespace the test made (make_namespaces), so the bridge of the --internal
+network, its iptables rules, the containers' network namespaces and Podman's mounts
+never touch the host's network or mount table.  Podman has no
 daemon: conmon (one per container) is what is left running, and the module ends only
 when none is.
 """
@@ -36,7 +37,7 @@ class Podman:
         # cleanup process conmon starts when a container exits (it deletes the container
         # through the runtime): only a wrapper gives every call the test's --root.
         self.runtime = runtime_binary(tmp, root=self.state)
-        self.netns = os.path.join(tmp, "netns")
+        self.ns = os.path.join(tmp, "ns")  # the namespaces of make_namespaces()
         conf = os.path.join(tmp, "containers.conf")
         nofile, nproc = _limit(resource.RLIMIT_NOFILE), _limit(resource.RLIMIT_NPROC)
         with open(conf, "w") as f:
@@ -79,7 +80,7 @@ pyrunc = ["{self.runtime}"]
         env.pop("XDG_RUNTIME_DIR", None)
         self.env = env
         self.cmdlog = os.path.join(tmp, "commands.log")
-        self.podman = Cmd(["nsenter", f"--net={self.netns}", "podman", "--root", f"{tmp}/graph",
+        self.podman = Cmd(["nsenter", f"--net={self.ns}/net", f"--mount={self.ns}/mnt", "podman", "--root", f"{tmp}/graph",
                            "--runroot", f"{tmp}/runroot", "--storage-driver", "vfs"], env=env, log=self.cmdlog)
 
     def __call__(self, *args, **kw):
@@ -95,6 +96,30 @@ pyrunc = ["{self.runtime}"]
         name = f"c-{uuid.uuid4().hex[:8]}"
         self("run", "-d", "--name", name, *args)
         return name
+
+
+def make_namespaces(tmp):
+    """The network and mount namespaces every podman command (and so conmon and the
+    containers) runs in, kept as files in tmp/ns: the bridge of an --internal network,
+    its iptables rules and the containers' network namespaces stay out of the host's
+    network, and Podman's /run/netns (a shared self-bind mount it never removes) lands in
+    a tmpfs on /run that only this mount namespace sees."""
+    ns = os.path.join(tmp, "ns")
+    os.mkdir(ns)
+    run = lambda *a: subprocess.run(a, check=True, timeout=30, capture_output=True)  # noqa: E731
+    run("mount", "--bind", ns, ns)
+    run("mount", "--make-private", ns)  # a mount namespace file must not sit on a shared mount
+    for name in ("net", "mnt"):
+        open(os.path.join(ns, name), "w").close()
+    run("unshare", f"--net={ns}/net", "true")
+    run("unshare", f"--mount={ns}/mnt", "--propagation", "private",
+        "mount", "-t", "tmpfs", "-o", "mode=755,size=16m", "pyrunc-test-run", "/run")
+
+
+def drop_namespaces(tmp):
+    ns = os.path.join(tmp, "ns")
+    for path in (f"{ns}/net", f"{ns}/mnt", ns):
+        subprocess.run(["umount", "-l", path], capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +140,9 @@ def pm():
                     p("network", "rm", "-f", net, check=False)
             p("rmi", "--all", "--force", check=False, timeout=120)
         finally:
-            subprocess.run(["umount", "-l", os.path.join(tmp, "netns")], capture_output=True, timeout=30)
+            drop_namespaces(tmp)
     try:
-        # the network namespace every podman command (and conmon) runs in
-        open(os.path.join(tmp, "netns"), "w").close()
-        subprocess.run(["unshare", f"--net={tmp}/netns", "true"], check=True, timeout=30)
+        make_namespaces(tmp)
         p = Podman(tmp, token)
         archive = oci_archive(os.path.join(tmp, "busybox-oci.tar"))
         p("load", "-i", archive, timeout=120)
@@ -127,7 +150,7 @@ def pm():
         yield p
     finally:
         if p is None:
-            subprocess.run(["umount", "-l", os.path.join(tmp, "netns")], capture_output=True, timeout=30)
+            drop_namespaces(tmp)
         finish(guard, tmp, teardown if p is not None else None, "podman")
 
 
