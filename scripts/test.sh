@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Test-only packages: the real engines tests/test_engine_*.py drive (Podman + conmon with
-# CNI and catatonit, containerd, Docker).  Their services are not started on the host
+# CNI and catatonit, and criu so that Podman asks pyrunc about checkpoint; containerd;
+# Docker).  Their services are not started on the host
 # (policy-rc.d): each test starts its own daemon.  Without them those tests skip.
-engine_pkgs="podman conmon catatonit containernetworking-plugins iptables containerd docker.io util-linux bsdutils"
+engine_pkgs="podman conmon catatonit containernetworking-plugins iptables criu containerd docker.io util-linux bsdutils"
 engine_missing=$(for p in $engine_pkgs; do
     dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || printf ' %s' "$p"; done)
 if [ -n "$engine_missing" ]; then

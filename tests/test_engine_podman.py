@@ -12,6 +12,7 @@ when none is.
 import json
 import os
 import resource
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -341,7 +342,10 @@ def test_checkpoint_is_reported_unsupported(pm):
         assert r.returncode != 0, r
         err = r.stderr.lower()
         assert "checkpoint" in err and "panic" not in err, r
-        assert "does not support checkpoint" in err or "criu" in err, r
+        if shutil.which("criu"):  # then Podman asks the runtime: `pyrunc checkpoint --help` exits 1
+            assert "configured runtime does not support checkpoint/restore" in err, r
+        else:
+            assert "criu" in err, r
         assert pm.inspect(name, "{{.State.Status}}") == "running"
     finally:
         pm("rm", "-f", "-t", "0", name)
