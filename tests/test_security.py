@@ -652,3 +652,27 @@ def test_mount_through_a_rootfs_symlink_into_proc_is_refused(rt, cid, make_bundl
     r = rt.run(cid, b)
     assert_error(r, rt)
     assert "inside /proc" in r.err, r.err
+
+
+@pytest.mark.not_runc
+def test_sysctl_is_written_only_into_a_real_procfs(rt, cid, make_bundle, tdir):
+    """No mount involved: without a proc mount, /proc is the image's directory, and
+    an image can ship /proc/sys/... as symlinks; the sysctl write must find out that
+    this is no procfs instead of following them."""
+    vdir = os.path.join(tdir, "victim")
+    os.makedirs(vdir)
+    victim = os.path.join(vdir, "file")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    b = make_bundle(["true"], write=False, root={"readonly": False},
+                    linux={"sysctl": {"net.ipv4.ip_default_ttl": "77"},
+                           "maskedPaths": [], "readonlyPaths": []})
+    b.config["mounts"] = [m for m in b.config["mounts"]
+                          if m["destination"] != "/proc"]
+    b.add_mount("/victim", "bind", vdir, ["rbind", "rw"])
+    _evil_proc_dir(b.rootfs_path("/proc/sys/net/ipv4"), "/victim/file")
+    b.write()
+    r = rt.run(cid, b)
+    assert open(victim).read() == "precious\n", "a sysctl write followed a symlink"
+    assert_error(r, rt)
+    assert "linux.sysctl" in r.err and "procfs" in r.err, r.err
