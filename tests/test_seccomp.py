@@ -857,8 +857,9 @@ class Agent:
             assert time.monotonic() < deadline, "the agent never listened"
             time.sleep(0.02)
 
-    def received(self):
-        with open(self.out) as f:
+    def received(self, n=0):
+        """What the agent got on its n-th connection (0: create's)."""
+        with open(self.out if n == 0 else f"{self.out}.{n}") as f:
             return json.load(f)
 
     def seen(self):
@@ -1015,3 +1016,43 @@ def test_features_report_notify_and_the_listener(rt):
     assert doc["annotations"]["io.github.pyrunc.seccomp.listener.enabled"] == "true"
     v = seccomp.lib.seccomp_version()
     assert doc["annotations"]["io.github.seccomp.libseccomp.version"] == f"{v.major}.{v.minor}.{v.micro}"
+
+
+@pytest.mark.not_runc  # runc 1.1.5 exec, as its run: the notified syscalls get ENOSYS
+@pytest.mark.parametrize("nnp", [True, False])
+def test_notify_with_exec(rt, cid, make_bundle, agent, nnp):
+    """exec's process gets a filter (and a listener) of its own: the agent gets a second
+    connection with the state of the running container and the pid of exec's process,
+    and answers its syscalls."""
+    b = notify_bundle(make_bundle, "sleep 600", agent.sock, nnp=False)
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    init_pid = rt.state(cid)["pid"]
+    flags = ["--no-new-privs"] if nnp else []
+    r = rt.cmd("exec", *flags, cid, "sh", "-c", "grep ^NoNewPrivs /proc/self/status; " + SCRIPT)
+    assert r.rc == 0, r
+    assert "RMDIR-OK" in r.out and "mkdir=1" in r.out and "cross-device" in r.out, r.out
+    assert ("NoNewPrivs:\t1" in r.out) == nnp, r.out
+    got = agent.received(1)
+    m = got["message"]
+    assert got["nfds"] == 1 and m["fds"] == ["seccompFd"] and m["metadata"] == "agent-metadata", got
+    assert m["state"]["id"] == cid and m["state"]["status"] == "running", m
+    # pid: exec's process, the one the filter belongs to, not the container's init
+    assert m["state"]["pid"] == init_pid and isinstance(m["pid"], int) and m["pid"] not in (0, init_pid), m
+    assert not os.path.exists(b.rootfs_path("gone"))
+    assert rt.kill(cid, "KILL").rc == 0
+    assert rt.wait_status(cid, "stopped", timeout=30) == "stopped"
+    seen = agent.seen()
+    assert seen.count("rmdir") == 1, seen  # the container's own sleep made none
+
+
+def test_notify_exec_without_an_agent_is_a_one_line_error(rt, cid, make_bundle, tdir):
+    a = Agent(tdir)
+    b = notify_bundle(make_bundle, "sleep 600", a.sock, nnp=False)
+    assert rt.create(cid, b).rc == 0
+    a.kill()  # the agent is gone before exec
+    r = rt.cmd("exec", cid, "true")
+    assert_error(r, rt)
+    if rt.name == "pyrunc":
+        assert "linux.seccomp.listenerPath" in r.err and a.sock in r.err, r.err
+    assert rt.status(cid) == "created"
