@@ -676,3 +676,57 @@ def test_sysctl_is_written_only_into_a_real_procfs(rt, cid, make_bundle, tdir):
     assert open(victim).read() == "precious\n", "a sysctl write followed a symlink"
     assert_error(r, rt)
     assert "linux.sysctl" in r.err and "procfs" in r.err, r.err
+
+
+# -- the id rules as properties of validation (no container needed) ------------
+
+def _hypothesis():
+    import hypothesis
+    import hypothesis.strategies  # noqa: F401
+
+    return hypothesis
+
+
+def test_property_only_minus_one_ids_are_refused():
+    hyp = _hypothesis()
+    st = hyp.strategies
+    from conformance.bundle import default_config
+    from runtime.validate import validate_config
+
+    @hyp.settings(max_examples=300, deadline=None)
+    @hyp.given(st.sampled_from(["uid", "gid", "additionalGids"]),
+               st.one_of(st.integers(0, 2**32 - 1), st.just(2**32 - 1)))
+    def check(field, value):
+        cfg = default_config(["true"])
+        user = cfg["process"]["user"]
+        user[field] = [value] if field == "additionalGids" else value
+        errs = validate_config(cfg)
+        refused = [e for e in errs if e.startswith("process.user." + field)]
+        assert bool(refused) == (value == 2**32 - 1), (field, value, errs)
+
+    check()
+
+
+def test_property_id_maps_refused_exactly_when_they_run_past_minus_one():
+    hyp = _hypothesis()
+    st = hyp.strategies
+    from conformance.bundle import default_config
+    from runtime.validate import validate_config
+
+    u32 = st.one_of(st.integers(0, 2**32 - 1), st.integers(2**32 - 70000, 2**32 - 1))
+
+    @hyp.settings(max_examples=300, deadline=None)
+    @hyp.given(st.sampled_from(["uidMappings", "gidMappings"]), u32, u32,
+               st.integers(1, 2**32 - 1))
+    def check(field, cid_, hid, size):
+        cfg = default_config(["true"])
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        ok = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["uidMappings"] = list(ok)
+        cfg["linux"]["gidMappings"] = list(ok)
+        cfg["linux"][field] = [{"containerID": cid_, "hostID": hid, "size": size}]
+        errs = [e for e in validate_config(cfg) if e.startswith(f"linux.{field}[0]")]
+        overflow = cid_ + size > 2**32 - 1 or hid + size > 2**32 - 1
+        assert bool(errs) == overflow, (cid_, hid, size, errs)
+
+    check()
