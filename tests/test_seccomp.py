@@ -1056,3 +1056,33 @@ def test_notify_exec_without_an_agent_is_a_one_line_error(rt, cid, make_bundle, 
     if rt.name == "pyrunc":
         assert "linux.seccomp.listenerPath" in r.err and a.sock in r.err, r.err
     assert rt.status(cid) == "created"
+
+
+@settings(max_examples=int(os.environ.get('SECCOMP_EXAMPLES', 150)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(config_st())
+def test_random_profiles_enosys_stub(config):
+    """For any valid profile: the stub is there exactly when the default action is not
+    permissive (nor ENOSYS already) and a named syscall is known; its jumps stay in it
+    or land on libseccomp's first instruction; every ENOSYS return is guarded by a
+    comparison with the largest named syscall of an architecture."""
+    stub = seccomp.enosys_stub(config)
+    lib = seccomp.lib
+    tokens = [lib.seccomp_arch_native()] + [
+        lib.seccomp_arch_resolve_name(a[len("SCMP_ARCH_"):].lower().encode()) for a in config["architectures"]]
+    named = any(lib.seccomp_syscall_resolve_name_arch(t, n.encode()) > 0
+                for t in tokens for e in config["syscalls"] for n in e["names"])
+    permissive = config["defaultAction"] in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE") or (
+        config["defaultAction"] == "SCMP_ACT_ERRNO" and config.get("defaultErrnoRet") == errno.ENOSYS)
+    assert bool(stub) == (not permissive and named)
+    assert seccomp.compile_filter(config).startswith(stub)
+    n = len(stub) // 8
+    insns = [struct.unpack_from("=HBBI", stub, 8 * i) for i in range(n)]
+    for i, (code, jt, jf, k) in enumerate(insns):
+        if code == 0x05:
+            assert i + 1 + k == n
+        elif code & 0x07 == 0x05:
+            assert i + 1 + max(jt, jf) <= n
+        elif code == 0x06:
+            assert k == 0x00050000 | errno.ENOSYS
+            assert insns[i - 1][0] in (0x25, 0x15)  # jgt max (or s390's jeq 0)
