@@ -1,9 +1,12 @@
 """linux.seccomp: compile the OCI seccomp object into a classic BPF program.
 
-libseccomp builds the filter; pyrunc-init loads the exported bytes with
-seccomp(SECCOMP_SET_MODE_FILTER, filter_flags(...), &prog) right before execve.
+libseccomp builds the filter, with runc's -ENOSYS stub in front (enosys_stub). With
+noNewPrivileges pyrunc-init loads the exported bytes with seccomp(SECCOMP_SET_MODE_FILTER,
+filter_flags(...), &prog) after the start signal, before the startContainer hooks and
+the execve; without it finish_process loads them before the capabilities drop.
 
     compile_filter(seccomp) -> bytes     the struct sock_filter array
+    enosys_stub(seccomp) -> bytes        its prefix: ENOSYS for syscalls newer than the profile
     filter_flags(seccomp) -> int         the seccomp(2) flags for it
     load(bpf, flags) -> int              load raw bytes into this process
     load_config(seccomp) -> int          compile_filter + filter_flags + load
