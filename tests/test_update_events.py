@@ -805,3 +805,12 @@ def test_update_unified(rt, cid, running):
     r = rt.cmd("update", "-r", "-", cid, input='{"unified": {"cgroup.procs": "1"}}')
     assert_error(r, rt)
     assert "unified.cgroup.procs" in r.err, r
+
+
+def test_v2_broken_control_file_is_one_error(fake_v2):
+    m, d = fake_v2
+    os.unlink(f"{d}/cgroup.controllers")
+    os.mkdir(f"{d}/cgroup.controllers")  # reading it fails with an OSError, not a CgroupError
+    with pytest.raises(CgroupError, match=r"^linux\.resources: .*/parent/c: Is a directory"):
+        m.update({"pids": {"limit": 10}})
+    assert _rd(f"{d}/pids.max") == "max"

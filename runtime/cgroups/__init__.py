@@ -660,7 +660,9 @@ class Manager:
         self._rollback = []
         try:
             self.set(resources)
-        except CgroupError as e:
+        except (CgroupError, OSError) as e:
+            if isinstance(e, OSError):  # a control file that vanished or broke mid-way
+                e = CgroupError(f"linux.resources: {e.filename or ' '.join(self._dirs())}: {e.strerror}")
             failed = []
             for path, old in reversed(self._rollback):
                 try:
@@ -669,7 +671,7 @@ class Manager:
                     failed.append(f"{path}: {err.strerror}")
             if failed:
                 raise CgroupError(f"{e} (restoring the previous value failed: {'; '.join(failed)})") from None
-            raise
+            raise e from None
         finally:
             self._rollback = None
 
