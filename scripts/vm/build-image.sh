@@ -44,28 +44,37 @@ fi
 [ -n "$mirror" ] || die "no Debian bookworm mirror in /etc/apt/sources.list*; set PYRUNC_VM_MIRROR"
 
 mkdir -p "$cache"
+# One build at a time (two CI runs at once): the second waits, bounded, then finds it made.
+exec 9>"$cache/.build.lock"
+flock -w 1800 9 || die "another build of the guest image held $cache/.build.lock for 30 minutes"
+if [ -s "$out/rootfs.img" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ]; then
+    echo "$out"
+    exit 0
+fi
+rm -rf "$cache"/build.*
 work=$(mktemp -d "$cache/build.XXXXXX")
 root="$work/root"
-mounted=""
-cleanup() {
-    for m in $mounted; do umount -l "$m" 2>/dev/null || true; done
-    rm -rf "$work"
-}
+cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 t0=$(date +%s)
 pkgs=$(grep -v '^#' "$here/packages.txt" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')
 echo "build-image: debootstrap bookworm into $root" >&2
-debootstrap --variant=minbase --include=systemd-sysv bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
-    tail -30 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
-echo "deb $mirror bookworm main" > "$root/etc/apt/sources.list"
-printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
-mount -t proc proc "$root/proc"; mounted="$root/proc $mounted"
-echo "build-image: apt-get install in the guest tree" >&2
-chroot "$root" apt-get update -qq >"$work/apt.log" 2>&1 || { tail -20 "$work/apt.log" >&2; die "apt-get update in the guest failed"; }
-chroot "$root" apt-get install -y -qq --no-install-recommends $(echo "$pkgs" | tr ',' ' ') >>"$work/apt.log" 2>&1 || {
-    tail -30 "$work/apt.log" >&2; die "apt-get install in the guest failed (log above)"; }
-chroot "$root" apt-get clean
-umount "$root/proc"; mounted=""
+# In a mount namespace of its own: the /proc (and /sys) debootstrap and apt need in the
+# tree are never seen by, nor removed by, anything on the host, and vanish with it.
+unshare --mount --propagation private /bin/bash -euo pipefail -c '
+    root=$1 mirror=$2 work=$3 pkgs=$4
+    debootstrap --variant=minbase --include=systemd-sysv bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+        tail -30 "$work/debootstrap.log" >&2; echo "debootstrap failed (log above)" >&2; exit 1; }
+    echo "deb $mirror bookworm main" > "$root/etc/apt/sources.list"
+    printf "#!/bin/sh\nexit 101\n" > "$root/usr/sbin/policy-rc.d"; chmod +x "$root/usr/sbin/policy-rc.d"
+    mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+    echo "build-image: apt-get install in the guest tree" >&2
+    chroot "$root" apt-get update -qq >"$work/apt.log" 2>&1 || {
+        tail -20 "$work/apt.log" >&2; echo "apt-get update in the guest failed" >&2; exit 1; }
+    chroot "$root" apt-get install -y -qq --no-install-recommends $pkgs >>"$work/apt.log" 2>&1 || {
+        tail -30 "$work/apt.log" >&2; echo "apt-get install in the guest failed (log above)" >&2; exit 1; }
+    chroot "$root" apt-get clean
+' build "$root" "$mirror" "$work" "$(echo "$pkgs" | tr ',' ' ')" || die "building the guest tree failed"
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/apt/sources.list"
 rm -rf "$root/var/lib/apt/lists/"*
 
@@ -85,7 +94,9 @@ install -m 644 "$here/guest-unit.service" "$root/etc/systemd/system/pyrunc-vm-ru
 ln -sf /etc/systemd/system/pyrunc-vm-run.service "$root/etc/systemd/system/multi-user.target.wants/pyrunc-vm-run.service"
 # Nothing the guest does not need at boot.
 for u in getty@tty1.service serial-getty@ttyS0.service systemd-timesyncd.service apt-daily.timer \
-         apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer podman-restart.service; do
+         apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer man-db.timer \
+         podman.service podman.socket podman-auto-update.service podman-auto-update.timer \
+         podman-restart.service podman-clean-transient.service systemd-logind.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$u"
 done
 echo "build-image: making the ext4 image" >&2

@@ -5,6 +5,7 @@
 # The repository is shared read-only at /mnt/src, a work directory read-write at /mnt/work
 # (it holds the command, the Python wheels for pyrunc's dependencies under wheels/, the
 # command's output.log and the guest's serial.log; kept with -w, removed otherwise).
+# PYRUNC_VM_PREPARE: a shell command run on the host once the wheels are there.
 # The guest has no network.  Every wait is bounded: -t (default 900) limits the whole boot
 # plus command; the image comes from build-image.sh's cache.
 set -euo pipefail
@@ -73,7 +74,10 @@ cleanup() {
 }
 trap cleanup EXIT
 rm -f "$work/rc" "$work/output.log" "$work/serial.log"
-rm -rf "$work/wheels"; cp -r "$wheels" "$work/wheels"
+mkdir -p "$work/wheels"; cp "$wheels"/*.whl "$work/wheels/"
+if [ -n "${PYRUNC_VM_PREPARE:-}" ]; then
+    bash -c "$PYRUNC_VM_PREPARE" >&2 || die "PYRUNC_VM_PREPARE failed: $PYRUNC_VM_PREPARE"
+fi
 {
     echo "# written by scripts/vm/run.sh"
     echo "export PYRUNC_VM=1 PIP_NO_INDEX=1 PIP_FIND_LINKS=/mnt/work/wheels PIP_DISABLE_PIP_VERSION_CHECK=1"
