@@ -530,9 +530,12 @@ def test_memory_limit_enforced_inside(rt, cid, make_bundle, tdir):
 
 
 def test_pids_limit_enforced_inside(rt, cid, make_bundle, tdir):
+    # Once the pids are used up the shell cannot fork its next `sleep` either: it then
+    # waits on a fifo (no fork) so that the container stays up for the checks.
     b, out = _go_container(make_bundle, tdir,
                            "(i=0; while [ $i -lt 12 ]; do sleep 300 & i=$((i+1)); done; echo ok) >/out/log$n 2>&1; "
-                           "echo $? > /out/result$n")
+                           "echo $? > /out/result$n; read x < /out/hold")
+    os.mkfifo(os.path.join(out, "hold"))
     pid = create_running(rt, cid, b)
     r = _update(rt, cid, "--pids-limit", "6")
     assert r.rc == 0, r
