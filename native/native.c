@@ -110,3 +110,31 @@ static int pyrunc_fork_into_cgroup(int cgroup_fd)
     args.cgroup = (uint64_t)cgroup_fd;
     return (int)syscall(SYS_clone3, &args, sizeof(args));
 }
+
+/* mount_setattr(2) with struct mount_attr (MOUNT_ATTR_SIZE_VER0): flags is
+ * AT_RECURSIVE / AT_EMPTY_PATH / AT_SYMLINK_NOFOLLOW; userns_fd only with MOUNT_ATTR_IDMAP. */
+static int pyrunc_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                                uint64_t attr_set, uint64_t attr_clr, uint64_t propagation,
+                                uint64_t userns_fd)
+{
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = attr_set;
+    attr.attr_clr = attr_clr;
+    attr.propagation = propagation;
+    attr.userns_fd = userns_fd;
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+/* open_tree(2): an fd of the mount at path, or of a detached clone of it (OPEN_TREE_CLONE) */
+static int pyrunc_open_tree(int dirfd, const char *path, unsigned int flags)
+{
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+/* move_mount(2): attach the mount from_dirfd/from_path at to_dirfd/to_path */
+static int pyrunc_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
+                             const char *to_path, unsigned int flags)
+{
+    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
