@@ -22,7 +22,7 @@ fields of the wrong type are skipped (the schema errors already name them).
 import os
 import stat
 
-from .validate import format_path, input_errors, validate_config
+from .validate import format_path, input_errors
 
 __all__ = [
     "check_bundle",
@@ -241,10 +241,10 @@ def check_bundle(bundle_dir, host=None):
 
     The bundle is read, validated and pre-flighted by exactly the functions
     ``create`` uses (:func:`runtime.container.read_config`,
-    :func:`runtime.validate.validate_config`, :class:`runtime.container.Preflight`),
+    :func:`runtime.container.config_problems`, :class:`runtime.container.Preflight`),
     so what create would refuse before making anything, check reports; then come
     the host-fit checks only check makes."""
-    from .container import ConfigError, read_config
+    from .container import ConfigError, config_problems, read_config
 
     try:
         config = read_config(os.path.abspath(bundle_dir))
@@ -253,7 +253,7 @@ def check_bundle(bundle_dir, host=None):
     problems = input_errors(config)
     if problems:
         return problems  # strings no later check can handle: these are all there is to say
-    problems = validate_config(config)
+    problems = config_problems(config)
     return problems + check_config(config, bundle_dir, host, schema_valid=not problems)
 
 
@@ -429,13 +429,22 @@ def capability_problems(config, host):
             seen.add(cap)
             num = CAPABILITIES.get(cap)
             if num is None:
-                problems.append("%s: %s is not a known capability" % (where, cap))
+                problems.append("%s: %s is not a known capability" % (where, _shown(cap)))
             elif num > host.cap_last_cap:
                 problems.append("%s: %s is not supported by the running kernel (its last capability is %d)"
                                 % (where, cap, host.cap_last_cap))
             elif num not in host.cap_bounding:
                 problems.append("%s: %s is not in the host's bounding set" % (where, cap))
     return problems
+
+
+def _shown(name):
+    """A name from the config as it can be shown in a one-line message."""
+    if name and name.isascii() and name.isprintable() and " " not in name:
+        return name
+    from _json import encode_basestring_ascii
+
+    return encode_basestring_ascii(name[:64])
 
 
 def _limit_text(value):
@@ -453,7 +462,7 @@ def rlimit_problems(config, host):
             continue
         num = RLIMITS.get(name)
         if num is None:
-            problems.append("%s.type: %s is not a resource limit this kernel knows" % (where, name))
+            problems.append("%s.type: %s is not a resource limit this kernel knows" % (where, _shown(name)))
             continue
         if not (isinstance(soft, int) and isinstance(hard, int)) or isinstance(soft, bool) or isinstance(hard, bool):
             continue

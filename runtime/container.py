@@ -59,13 +59,17 @@ def read_config(bundle):
 
 def load_config(bundle):
     config = read_config(bundle)
-    from runtime.validate import validate_config
-
-    problems = validate_config(config)
+    problems = config_problems(config)
     if problems:
-        problems = [name_mount(config, p) for p in problems]
         raise ConfigError(problems[0], lines=problems)
     return config
+
+
+def config_problems(config):
+    """validate_config's problems as create (and check) report them."""
+    from runtime.validate import validate_config
+
+    return [name_mount(config, p) for p in validate_config(config)]
 
 
 def name_mount(config, problem):
@@ -79,8 +83,8 @@ def name_mount(config, problem):
         return problem
     m = mounts[int(idx)]
     dest = m.get("destination") if isinstance(m, dict) else None
-    if not isinstance(dest, str) or not dest:
-        return problem
+    if not isinstance(dest, str) or not dest or not dest.isprintable() or len(dest) > 256:
+        return problem  # a hostile destination is not worth showing
     return f"mounts[{idx}] ({dest}){rest}"
 
 
@@ -480,10 +484,17 @@ def _fork_into(mgr):
     single-threaded, so a raw clone is as safe as os.fork here."""
     from runtime._native import ffi, lib
 
-    cfd = mgr.dir_fds.get("")
+    cfd, own = mgr.dir_fds.get(""), False  # create opened it right after making it
+    if cfd is None and mgr.path(""):  # exec: the container's directory, opened now
+        try:
+            cfd, own = os.open(mgr.path(""), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), True
+        except OSError:
+            cfd = None
     if cfd is not None:
         pid = lib.pyrunc_fork_into_cgroup(cfd)
         err = ffi.errno
+        if own:
+            os.close(cfd)
         if pid >= 0:
             return pid, True
         log.debug(f"clone3 into {mgr.path('')}: {os.strerror(err)}; forking and moving instead")

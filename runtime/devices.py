@@ -29,7 +29,12 @@ def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field):
             want = _TYPES[kind]
             if stat.S_IFMT(st.st_mode) == want and (kind == "p" or st.st_rdev == os.makedev(major, minor)):
                 return  # already there, e.g. from a bind-mounted /dev
-            os.unlink(name, dir_fd=pfd)
+            if stat.S_ISDIR(st.st_mode):
+                raise RuntimeFailure(f"{field}.path: {path} is a directory in the rootfs")
+            try:
+                os.unlink(name, dir_fd=pfd)
+            except OSError as e:
+                raise RuntimeFailure(f"{field}.path: replace {path}: {e.strerror}") from None
         if use_bind and kind != "p":
             # In a user namespace mknod is refused: bind the host's node instead.
             os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=pfd))

@@ -52,9 +52,11 @@ STEPS = (
 _STOP_AT = os.environ.get("PYRUNC_TEST_STOP_AT")
 _STOP_FD = None
 if _STOP_AT is not None and os.environ.get("PYRUNC_TEST_STOP_FILE"):
-    # opened now: the container's stages reach their steps after pivot_root
-    _STOP_FD = os.open(os.environ["PYRUNC_TEST_STOP_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                       0o600)
+    # opened now (the container's stages reach their steps after pivot_root), far from
+    # the low fds whose numbers the runtime's children rely on
+    _fd = os.open(os.environ["PYRUNC_TEST_STOP_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    _STOP_FD = fcntl.fcntl(_fd, fcntl.F_DUPFD_CLOEXEC, 900)
+    os.close(_fd)
 
 
 def test_step(name):
@@ -66,7 +68,10 @@ def _test_stop(name):
     if _STOP_AT not in (name, "trace"):
         return
     if _STOP_FD is not None:
-        os.write(_STOP_FD, f"{name} {os.getpid()}\n".encode())
+        try:
+            os.write(_STOP_FD, f"{name} {os.getpid()}\n".encode())
+        except OSError:
+            pass
     if _STOP_AT == name:
         if os.getpid() != 1:
             os.kill(os.getpid(), 19)  # SIGSTOP (without importing signal); SIGCONT resumes

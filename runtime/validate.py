@@ -509,6 +509,11 @@ def semantic_errors(config):
             add("mounts[%d].options: idmap/ridmap needs uidMappings and gidMappings on the mount "
                 "or a user namespace" % i)
 
+    for i, dev in enumerate(linux_devices(config)):
+        p = dev.get("path")
+        if isinstance(p, str) and (not p.startswith("/") or os.path.normpath(p) == "/" or ".." in p.split("/")):
+            add("linux.devices[%d].path: must be an absolute path below / without '..'" % i)
+
     for field in ("hostname", "domainname"):
         if config.get(field) and not has_ns("uts"):
             add("%s: setting it requires a uts namespace in linux.namespaces" % field)
@@ -593,6 +598,11 @@ def semantic_errors(config):
         elif mode in _MPOL_NEED_NODES and not nodes:
             add("linux.memoryPolicy.nodes: %s needs at least one node" % mode)
     return errs + security_errors(config)
+
+
+def linux_devices(config):
+    linux = config.get("linux") if isinstance(config.get("linux"), dict) else {}
+    return [d for d in linux.get("devices") or () if isinstance(d, dict)]
 
 
 def _valid_ifname(name):

@@ -211,3 +211,40 @@ def test_creating_state_dir_without_state_file(rt, make_bundle, cid):
     assert st["status"] == "stopped" and st["pid"] == 0, st
     assert rt.delete(cid, force=True).rc == 0
     assert not os.path.exists(d)
+
+
+def _stopped_in_cgroup_of(cid):
+    """Pids in state T (stopped) whose cgroup names the container."""
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{p}/cgroup") as f:
+                cg = f.read()
+        except OSError:
+            continue
+        if st == "T" and f"/{cid}" in cg:
+            found.append(int(p))
+    return found
+
+
+def test_kill9_exec_mid_way(rt, make_bundle, cid, tdir):
+    """exec killed while its process is half-way into the container (stopped at the
+    last step before it execs, shared with create; exec's child has closed the stop
+    file by then, so the test finds it stopped in the container's cgroup):
+    delete --force removes it too."""
+    b = make_bundle(["sleep", "1000"])
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    p = rt.popen("exec", cid, "sleep", "999", env=_env("stage2-exec", os.path.join(tdir, "stop")))
+    try:
+        assert wait_for(lambda: _stopped_in_cgroup_of(cid) or p.poll() is not None, 30)
+        assert p.poll() is None and _stopped_in_cgroup_of(cid), rt.read_popen(p)
+    finally:
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+    _assert_gone(rt, cid)

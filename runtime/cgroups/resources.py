@@ -255,6 +255,11 @@ def _list(res: dict, key: str, field: str = "") -> list:
 def _check_keys(obj: dict, allowed: set[str], field: str) -> None:
     for k in obj:
         if k not in allowed:
+            if not (k.isascii() and k.isidentifier()):  # shown as a JSON string: one printable line
+                from _json import encode_basestring_ascii
+
+                where = f"linux.resources{'.' + field if field else ''}[{encode_basestring_ascii(k[:64])}]"
+                raise CgroupError(f"{where}: unknown or unsupported resource field")
             raise _err(f"{field}.{k}" if field else k, "unknown or unsupported resource field")
 
 
