@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import time
 
 import pytest
 from hypothesis import given

@@ -80,15 +80,17 @@ def from_flags(opts):
         cpu["cpus"] = opts.cpuset_cpus
     if opts.cpuset_mems:
         cpu["mems"] = opts.cpuset_mems
-    for flag, key, conv in (("--cpu-period", "period", _uint), ("--cpu-rt-period", "realtimePeriod", _uint),
-                            ("--cpu-share", "shares", _uint), ("--cpu-quota", "quota", _int),
-                            ("--cpu-rt-runtime", "realtimeRuntime", _int)):
-        v = getattr(opts, flag[2:].replace("-", "_") if flag != "--cpu-share" else "cpu_shares")
+    for flag, v, key, conv in (("--cpu-period", opts.cpu_period, "period", _uint),
+                               ("--cpu-rt-period", opts.cpu_rt_period, "realtimePeriod", _uint),
+                               ("--cpu-share", opts.cpu_shares, "shares", _uint),
+                               ("--cpu-quota", opts.cpu_quota, "quota", _int),
+                               ("--cpu-rt-runtime", opts.cpu_rt_runtime, "realtimeRuntime", _int)):
         if v:
             cpu[key] = conv(flag, v)
-    for flag, key in (("--memory", "limit"), ("--memory-swap", "swap"), ("--kernel-memory", "kernel"),
-                      ("--kernel-memory-tcp", "kernelTCP"), ("--memory-reservation", "reservation")):
-        v = getattr(opts, flag[2:].replace("-", "_"))
+    for flag, v, key in (("--memory", opts.memory, "limit"), ("--memory-swap", opts.memory_swap, "swap"),
+                         ("--kernel-memory", opts.kernel_memory, "kernel"),
+                         ("--kernel-memory-tcp", opts.kernel_memory_tcp, "kernelTCP"),
+                         ("--memory-reservation", opts.memory_reservation, "reservation")):
         if v:
             try:
                 memory[key] = -1 if v == "-1" else ram_in_bytes(v)
