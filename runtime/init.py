@@ -170,7 +170,6 @@ def _stage2(job):
             mounts.move_root(rootfs)
         else:
             mounts.pivot(rootfs)
-        mounts.set_root_propagation(linux.get("rootfsPropagation"))
     else:
         os.chroot(rootfs)
         os.chdir("/")
@@ -182,17 +181,15 @@ def _stage2(job):
         job.chan.send("console", fds=[master])
         os.close(master)
 
+    # runc makes a missing cwd inside the new root, before it is made read-only
+    process.make_cwd(proc.get("cwd") or "/")
     _sysctl(linux.get("sysctl"))
     mounts.readonly_paths(linux.get("readonlyPaths"))
     mounts.mask_paths(linux.get("maskedPaths"))
     if root.get("readonly"):
         mounts.readonly_root()
-    cwd = proc.get("cwd") or "/"
-    if not os.path.isdir(cwd):  # runc makes a missing cwd (inside the new root only)
-        try:
-            os.makedirs(cwd, 0o755, exist_ok=True)
-        except OSError as e:
-            raise RuntimeFailure(f"process.cwd: create {cwd}: {e.strerror}") from None
+    if plan.has("mount"):  # last: readonlyPaths and maskedPaths bind from / (runbindable)
+        mounts.set_root_propagation(linux.get("rootfsPropagation"))
 
     finish_process(job, proc, linux)
 
@@ -246,14 +243,19 @@ def finish_process(job, proc, linux):
 
     caps = capabilities.masks(proc.get("capabilities"))
     capabilities.apply_bounding(caps["bounding"])
+    # The cwd is entered as root first (runc: a dir the user cannot enter still works),
+    # and only if that is refused, again as the user; verified inside the root after.
+    cwd = proc.get("cwd") or "/"
+    entered = process.enter_cwd_early(cwd)
     lib.prctl(lib.PR_SET_KEEPCAPS, 1, 0, 0, 0)
     user = proc.get("user") or {}
     process.set_user(user)
     lib.prctl(lib.PR_SET_KEEPCAPS, 0, 0, 0, 0)
     if "umask" in user:
         os.umask(user["umask"])
-    cwd = proc.get("cwd") or "/"
-    process.set_cwd(cwd)
+    if not entered:
+        process.set_cwd(cwd)
+    process.verify_cwd(cwd)
     env = process.env_list(proc)
     args = proc.get("args") or []
     path = process.find_program(args[0], env, cwd)

@@ -130,3 +130,40 @@ def set_cwd(cwd):
         os.chdir(cwd)
     except OSError as e:
         raise RuntimeFailure(f"process.cwd: chdir to {cwd}: {e.strerror}") from None
+
+
+def enter_cwd_early(cwd):
+    """chdir to process.cwd while still root (runc's order): a directory the runtime can
+    enter but the container's user cannot (a 0700 /root with uid 1000) is entered.
+    True once entered; False on EACCES/EPERM (tried again as the user, who may own a
+    directory root cannot enter in a user namespace); other errors are the cwd's."""
+    try:
+        os.chdir(cwd)
+    except PermissionError:
+        return False
+    except OSError as e:
+        raise RuntimeFailure(f"process.cwd: chdir to {cwd}: {e.strerror}") from None
+    return True
+
+
+def verify_cwd(cwd):
+    """After the switch to the user: the cwd must still resolve inside the container's
+    root (CVE-2024-21626: a leaked host fd would leave it outside, where getcwd fails
+    or answers "(unreachable)...")."""
+    try:
+        where = os.getcwd()
+    except OSError:
+        raise RuntimeFailure(f"process.cwd: {cwd} is outside the container") from None
+    if not where.startswith("/"):
+        raise RuntimeFailure(f"process.cwd: {cwd} is outside the container")
+
+
+def make_cwd(cwd):
+    """A missing process.cwd is made (0755, as root, inside the new root only) before the
+    root is made read-only and before privileges drop, as runc does."""
+    if os.path.isdir(cwd):
+        return
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError as e:
+        raise RuntimeFailure(f"process.cwd: create {cwd}: {e.strerror}") from None

@@ -1,0 +1,58 @@
+"""process.* where pyrunc follows runc 1.1.5 (issue 8, "Process"): the cwd made before the
+root is read-only and entered as root first, the terminal's pty owned by the process's
+user, LISTEN_FDS passed on, frozen or busy cgroups, a config without `process`, --debug."""
+
+import json
+import os
+
+import pytest
+
+from util import assert_error, shell
+
+
+def test_missing_cwd_is_made_under_a_readonly_root(rt, cid, make_bundle):
+    b = make_bundle(shell('pwd; stat -c "%a %u" .'), process={"cwd": "/made/by/runtime"},
+                    root={"readonly": True})
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.split() == ["/made/by/runtime", "755", "0"]
+    assert os.path.isdir(b.rootfs_path("made/by/runtime"))
+
+
+def test_missing_cwd_is_made_as_root_for_another_user(rt, cid, make_bundle):
+    # the user cannot write / of the rootfs: the runtime makes the cwd before the switch
+    b = make_bundle(shell("pwd; id -u"), process={"cwd": "/opt/new/cwd", "user": {"uid": 1000, "gid": 1000}},
+                    root={"readonly": True})
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.split() == ["/opt/new/cwd", "1000"]
+
+
+def test_cwd_the_user_cannot_enter_is_entered_as_root_first(rt, cid, make_bundle):
+    # runc's "runc create can chdir if runc has access": a 0700 root-owned cwd
+    b = make_bundle(shell("pwd; id -u; ls . >/dev/null 2>&1 && echo listed || echo denied"),
+                    process={"cwd": "/private", "user": {"uid": 1000, "gid": 1000}})
+    os.makedirs(b.rootfs_path("private"), exist_ok=True)
+    os.chmod(b.rootfs_path("private"), 0o700)
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.split() == ["/private", "1000", "denied"]
+
+
+def test_cwd_that_is_a_file_is_an_error_naming_it(rt, cid, make_bundle):
+    b = make_bundle(["true"], process={"cwd": "/etc/passwd"})
+    r = rt.run(cid, b)
+    assert_error(r, rt)
+    if rt.name == "pyrunc":
+        assert "process.cwd" in r.err and "/etc/passwd" in r.err, r
+
+
+def test_exec_cwd_the_user_cannot_enter(rt, cid, make_bundle):
+    b = make_bundle(["sleep", "100"])
+    os.makedirs(b.rootfs_path("private"), exist_ok=True)
+    os.chmod(b.rootfs_path("private"), 0o700)
+    r = rt.run(cid, b, detach=True)
+    assert r.rc == 0, r
+    r = rt.cmd("exec", "--user", "1000:1000", "--cwd", "/private", cid, "sh", "-c", "pwd; id -u", timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split() == ["/private", "1000"]
