@@ -598,10 +598,13 @@ def test_update_created_and_paused(rt, cid, make_bundle):
     pid = rt.state(cid)["pid"]
     assert _update(rt, cid, "--pids-limit", "11").rc == 0
     assert cgread(pid, "pids", "pids.max", "pids.max") == "11"
+    created = _stats(rt, cid)["pids"]  # events works on a created container too
+    assert created["limit"] == 11 and created["current"] >= 1  # runc's waiting init has threads
     assert rt.start(cid).rc == 0
     assert rt.cmd("pause", cid).rc == 0
     assert _update(rt, cid, "--pids-limit", "12").rc == 0
     assert cgread(pid, "pids", "pids.max", "pids.max") == "12"
+    assert _stats(rt, cid)["pids"]["limit"] == 12
     assert rt.cmd("resume", cid).rc == 0
 
 
