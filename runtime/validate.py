@@ -564,6 +564,11 @@ def semantic_errors(config):
         elif norm in _UTS_SYSCTLS:
             if not has_ns("uts"):
                 add("%s: requires a uts namespace in linux.namespaces" % where)
+            field = norm[len("kernel."):]  # hostname, domainname: the same kernel value
+            named, value = config.get(field), linux["sysctl"][key]
+            if isinstance(named, str) and isinstance(value, str) and value != named:
+                add("%s: %s contradicts %s %s (both set the same kernel value)"
+                    % (where, _quote(value), field, _quote(named)))
         else:
             add("%s: is not namespaced; setting it would change the host" % where)
 

@@ -56,3 +56,32 @@ def test_exec_cwd_the_user_cannot_enter(rt, cid, make_bundle):
     r = rt.cmd("exec", "--user", "1000:1000", "--cwd", "/private", cid, "sh", "-c", "pwd; id -u", timeout=30)
     assert r.rc == 0, r
     assert r.out.split() == ["/private", "1000"]
+
+
+# -- linux.sysctl against hostname/domainname ----------------------------------------
+
+def _pyrunc_only(rt):
+    if rt.name != "pyrunc":
+        pytest.skip("runc 1.1.5 refuses kernel.hostname/kernel.domainname even when they agree")
+
+
+@pytest.mark.parametrize("field", ["hostname", "domainname"])
+def test_sysctl_contradicting_a_name_field_is_refused_before_anything_is_made(rt, cid, make_bundle, field):
+    _pyrunc_only(rt)
+    b = make_bundle(["true"], **{field: "given-name"}, linux={"sysctl": {f"kernel.{field}": "other-name"}})
+    r = rt.run(cid, b)
+    assert_error(r, rt)
+    assert f"kernel.{field}" in r.err and f"contradicts {field}" in r.err, r
+    assert not os.path.exists(os.path.join(rt.root, cid)), "state dir left behind"
+    c = rt.cmd("check", "--bundle", b.path, root=False)
+    assert c.rc != 0 and f"kernel.{field}" in c.out + c.err, c
+
+
+@pytest.mark.parametrize("field", ["hostname", "domainname"])
+def test_sysctl_agreeing_with_a_name_field_is_set(rt, cid, make_bundle, field):
+    _pyrunc_only(rt)
+    b = make_bundle(shell(f"cat /proc/sys/kernel/{field}"), **{field: "same-name"},
+                    linux={"sysctl": {f"kernel.{field}": "same-name"}})
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert r.out.strip() == "same-name"
