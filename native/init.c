@@ -19,6 +19,9 @@
  *   state JSON                  the state handed to the hooks on stdin
  *   hook TIMEOUT PATH ARGC ARG... ENVC ENV...   run a startContainer hook
  *   exec PATH ARGC ARG... ENVC ENV...           exec the container's program
+ *                               (absent only with fifo: a container created without
+ *                               `process` holds its namespaces; `start` refuses it
+ *                               and a start signal anyway is an error)
  * Order: with a listener the filter is loaded first, before the start signal, while
  * the runtime that forwards the fd (create, exec) is still there; otherwise right
  * after the start signal.  Either way it is in force before the startContainer hooks
@@ -371,7 +374,7 @@ int main(int argc, char **argv)
             die("unknown instruction", 0, 127);
         }
     }
-    if (!prog.path)
+    if (!prog.path && fifo < 0)
         die("nothing to exec", 0, 127);
     if ((listener_sock >= 0) != (seccomp_fd >= 0 && (seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)))
         die("listener and a seccomp filter with SECCOMP_FILTER_FLAG_NEW_LISTENER go together", 0, 127);
@@ -396,6 +399,8 @@ int main(int argc, char **argv)
         report_fd = fifo;
     }
 
+    if (!prog.path)
+        die("process: the container was created without one: nothing to start", 0, 127);
     if (seccomp_fd >= 0)
         load_seccomp(seccomp_fd, seccomp_flags);
 

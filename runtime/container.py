@@ -122,9 +122,7 @@ def _check_fit(config, plan):
     linux = config.get("linux") or {}
     if (linux.get("uidMappings") or linux.get("gidMappings")) and "user" not in plan.new:
         raise ConfigError("linux.uidMappings: id mappings apply to a new user namespace, not a joined one")
-    proc = config.get("process")
-    if not proc:
-        raise ConfigError("process: is required to create a container")
+    proc = config.get("process") or {}  # optional (spec): the container only holds its namespaces
     # Fields of the spec that pyrunc does not implement yet: refuse rather than ignore.
     unsupported = [("linux.intelRdt", linux.get("intelRdt")), ("linux.netDevices", linux.get("netDevices")),
                    ("linux.memoryPolicy", linux.get("memoryPolicy"))]
@@ -323,7 +321,7 @@ def create(opts, *, for_run=False):
     config = load_config(bundle)
     pf = Preflight(config, bundle, cid, systemd=opts.systemd_cgroup, rootless=opts.rootless)
     pf.raise_first()
-    proc = config["process"]
+    proc = config.get("process") or {}
     if proc.get("terminal") and not opts.console_socket and (not for_run or opts.detach):
         raise RuntimeFailure("process.terminal is true: --console-socket is required with "
                              + ("run --detach" if for_run else "create"))
@@ -614,6 +612,9 @@ def start_container(c):
         if st == STOPPED:
             raise RuntimeFailure("cannot start a container that has stopped")
         raise RuntimeFailure(f"cannot start an already {st} container")
+    if not (c.data.get("exec") or {}).get("process"):
+        raise RuntimeFailure(f"process: container {c.id} was created without one (config.json has no "
+                             "process): nothing to start")
     try:
         wfd = os.open(c.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:

@@ -258,14 +258,16 @@ def finish_process(job, proc, linux):
     process.verify_cwd(cwd)
     env = process.env_list(proc)
     args = proc.get("args") or []
-    path = process.find_program(args[0], env, cwd)
+    # no args: a create without `process` (pyrunc-init holds the namespaces; start refuses)
+    path = process.find_program(args[0], env, cwd) if args else None
     capabilities.apply_sets(caps)
 
     words = []
     if job.fifo_fd is not None:
         words += ["fifo", str(job.fifo_fd)]
     words += seccomp_words + list(job.hook_words_start)
-    words += ["exec", path, str(len(args)), *args, str(len(env)), *env]
+    if path is not None:
+        words += ["exec", path, str(len(args)), *args, str(len(env)), *env]
     ifd = os.memfd_create("pyrunc-init-instructions", 0)
     os.write(ifd, b"".join(w.encode() + b"\0" for w in words))
     os.lseek(ifd, 0, os.SEEK_SET)

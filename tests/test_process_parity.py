@@ -85,3 +85,52 @@ def test_sysctl_agreeing_with_a_name_field_is_set(rt, cid, make_bundle, field):
     r = rt.run(cid, b)
     assert r.rc == 0, r
     assert r.out.strip() == "same-name"
+
+
+# -- a config without process (optional in the spec) ---------------------------------
+
+def _no_process_bundle(make_bundle):
+    b = make_bundle(write=False)
+    del b.config["process"]
+    return b.write()
+
+
+def test_create_without_process_holds_namespaces_and_start_refuses(rt, cid, make_bundle):
+    b = _no_process_bundle(make_bundle)
+    r = rt.create(cid, b)
+    assert r.rc == 0, r
+    st = rt.state(cid)
+    assert st["status"] == "created", st
+    pid = st["pid"]
+    # pid 1 of its own namespaces, waiting
+    assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    with open(f"/proc/{pid}/status") as f:
+        assert "NSpid:" in f.read()
+    r = rt.start(cid)
+    assert_error(r, rt)
+    if rt.name == "pyrunc":
+        assert "process" in r.err and "nothing to start" in r.err, r
+    assert rt.state(cid)["status"] == "created", "a refused start changed the container"
+    r = rt.delete(cid)
+    assert r.rc == 0, r
+    assert not os.path.exists(os.path.join(rt.root, cid))
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_run_without_process_fails_and_leaves_nothing(rt, cid, make_bundle):
+    b = _no_process_bundle(make_bundle)
+    r = rt.run(cid, b)
+    assert_error(r, rt)
+    if rt.name == "pyrunc":
+        assert "process" in r.err and "nothing to start" in r.err, r
+    assert rt.status(cid) is None
+    assert not os.path.exists(os.path.join(rt.root, cid))
+
+
+def test_check_accepts_a_config_without_process(rt, make_bundle):
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc check")
+    b = _no_process_bundle(make_bundle)
+    r = rt.cmd("check", "--bundle", b.path, root=False)
+    assert r.rc == 0, r
