@@ -35,6 +35,25 @@ PROPAGATION = {
     "rshared": MS.SHARED | MS.REC, "slave": MS.SLAVE, "rslave": MS.SLAVE | MS.REC,
     "unbindable": MS.UNBINDABLE, "runbindable": MS.UNBINDABLE | MS.REC,
 }
+# The recursive options (runc's and crun's): name -> (MOUNT_ATTR_* to set, to clear), applied
+# with mount_setattr(AT_RECURSIVE) to the mount and every mount under it.  An access-time
+# mode is one value of the MOUNT_ATTR__ATIME field, so setting one clears the field first.
+_MA_RDONLY, _MA_NOSUID, _MA_NODEV, _MA_NOEXEC = 0x1, 0x2, 0x4, 0x8
+_MA_ATIME, _MA_RELATIME, _MA_NOATIME, _MA_STRICTATIME = 0x70, 0x0, 0x10, 0x20
+_MA_NODIRATIME, _MA_IDMAP, _MA_NOSYMFOLLOW = 0x80, 0x100000, 0x200000
+REC_ATTRS = {
+    "rro": (_MA_RDONLY, 0), "rrw": (0, _MA_RDONLY),
+    "rnosuid": (_MA_NOSUID, 0), "rsuid": (0, _MA_NOSUID),
+    "rnodev": (_MA_NODEV, 0), "rdev": (0, _MA_NODEV),
+    "rnoexec": (_MA_NOEXEC, 0), "rexec": (0, _MA_NOEXEC),
+    "rnodiratime": (_MA_NODIRATIME, 0), "rdiratime": (0, _MA_NODIRATIME),
+    "rnosymfollow": (_MA_NOSYMFOLLOW, 0), "rsymfollow": (0, _MA_NOSYMFOLLOW),
+    "rnoatime": (_MA_NOATIME, _MA_ATIME), "rstrictatime": (_MA_STRICTATIME, _MA_ATIME),
+    "rrelatime": (_MA_RELATIME, _MA_ATIME),
+    # atime / norelatime / nostrictatime as mount(8) means them, for the whole tree
+    "ratime": (_MA_RELATIME, _MA_ATIME), "rnostrictatime": (_MA_RELATIME, _MA_ATIME),
+    "rnorelatime": (_MA_STRICTATIME, _MA_ATIME),
+}
 # statvfs f_flag bits -> MS flags that a bind remount must keep (locked in user namespaces).
 _ST_KEEP = ((1, MS.RDONLY), (2, MS.NOSUID), (4, MS.NODEV), (8, MS.NOEXEC),
             (1024, MS.NOATIME), (2048, MS.NODIRATIME), (4096, MS.RELATIME))
@@ -50,6 +69,8 @@ class Options:
         self.clear = 0
         self.propagation = []
         self.copyup = False
+        self.rec_set = self.rec_clr = 0  # MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE)
+        self.idmap = None  # "idmap" / "ridmap"
         data = []
         for opt in options or ():
             if opt == "tmpcopyup":  # runc's extension: tmpfs starts with the image's content
@@ -64,10 +85,12 @@ class Options:
                     self.clear &= ~flag
             elif opt in PROPAGATION:
                 self.propagation.append(PROPAGATION[opt])
-            elif opt in ("rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
-                         "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
-                         "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap"):
-                raise RuntimeFailure(f"{field}.options: {opt!r} is not supported yet")
+            elif opt in REC_ATTRS:
+                aset, aclr = REC_ATTRS[opt]
+                self.rec_set = (self.rec_set & ~aclr) | aset
+                self.rec_clr = (self.rec_clr & ~aset) | aclr
+            elif opt in ("idmap", "ridmap"):
+                self.idmap = opt
             else:
                 data.append(opt)
         self.data = ",".join(data)
@@ -91,6 +114,17 @@ def umount(target, flags=0):
 
     if lib.umount2(target.encode(), flags) != 0:
         raise OSError(ffi.errno, os.strerror(ffi.errno), target)
+
+
+def mount_setattr(fd, attr_set, attr_clr, *, recursive=True, userns_fd=None, what):
+    """mount_setattr(2) on the mount fd is (an O_PATH fd or an open_tree fd)."""
+    from runtime._native import ffi, lib
+
+    flags = lib.AT_EMPTY_PATH | (lib.AT_RECURSIVE if recursive else 0)
+    if lib.pyrunc_mount_setattr(fd, b"", flags, attr_set, attr_clr, 0,
+                                0 if userns_fd is None else userns_fd) != 0:
+        err = ffi.errno
+        raise RuntimeFailure(f"{what}: {os.strerror(err)}")
 
 
 def locked_flags(path):
@@ -162,9 +196,30 @@ def fd_path(fd):
 def prepare_root(rootfs, propagation):
     """Make the mount tree private to this namespace and the rootfs a mount point."""
     flag = PROPAGATION.get(propagation or "", 0)
-    base = flag if flag & (MS.PRIVATE | MS.SLAVE | MS.UNBINDABLE) else MS.SLAVE | MS.REC
+    # unbindable (and shared) are for the container's / only: applied after pivot_root
+    base = flag if flag & (MS.PRIVATE | MS.SLAVE) else MS.SLAVE | MS.REC
     mount(None, "/", None, base, what="linux.rootfsPropagation: make / " + (propagation or "rslave"))
+    _make_parent_mount_private(rootfs)
     mount(rootfs, rootfs, None, MS.BIND | MS.REC, what=f"root.path: bind {rootfs}")
+
+
+def _make_parent_mount_private(rootfs):
+    """The mount holding rootfs made a slave (runc makes it private): the bind of the
+    rootfs below then propagates nowhere outside, does not fail on an unbindable parent
+    (rootfsPropagation: unbindable) and pivot_root's checks pass; unlike private, the
+    bind keeps the host as its master, so rootfsPropagation `slave` is a real slave.
+    The requested propagation is applied to the container's / after pivot_root
+    (set_root_propagation)."""
+    from runtime._native import ffi, lib
+
+    path = os.path.realpath(rootfs)
+    while True:
+        if lib.mount(ffi.NULL, path.encode(), ffi.NULL, MS.SLAVE, ffi.NULL) == 0:
+            return
+        err = ffi.errno
+        if err != 22 or path == "/":  # EINVAL: not a mount point, try its parent
+            raise RuntimeFailure(f"root.path: make the mount of {path} a slave: {os.strerror(err)}")
+        path = os.path.dirname(path)
 
 
 # The only destinations inside /proc a mount may cover: the files lxcfs emulates (runc's
@@ -274,6 +329,11 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
         else:
             mount(source or fstype or "none", target, fstype, opts.flags, opts.data,
                   what=f"{field}: mount {fstype} on {dest}")
+        if opts.rec_set or opts.rec_clr:
+            os.close(fd)
+            fd = open_in_root(root_fd, dest, None, f"{idx}.destination")  # the new mount
+            mount_setattr(fd, opts.rec_set, opts.rec_clr,
+                          what=f"{field}: set recursive attributes {m.get('options')} on {dest}")
         if opts.propagation:
             os.close(fd)
             fd = open_in_root(root_fd, dest, None, f"{idx}.destination")
@@ -489,9 +549,10 @@ def move_root(rootfs):
 
 
 def set_root_propagation(propagation):
+    """linux.rootfsPropagation on the container's / (after pivot_root or the move)."""
     flag = PROPAGATION.get(propagation or "")
-    if flag and flag & MS.SHARED:
-        mount(None, "/", None, flag, what=f"linux.rootfsPropagation: {propagation}")
+    if flag:
+        mount(None, "/", None, flag, what=f"linux.rootfsPropagation: make / {propagation}")
 
 
 def readonly_root():

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from conformance import bundle as cb
 from conformance.bundle import host_mountinfo
 from util import checker, checker_args, report_of, sh_out, shell
 
@@ -334,3 +335,136 @@ def test_bind_mount_flags(rt, cid, make_bundle, tdir, opt, flag):
     b.write()
     rep = report_of(rt, cid, b)
     assert flag in rep.mount_at("/data")["options"]
+
+
+# -- linux.rootfsPropagation: the container's / as mountinfo shows it --------------
+
+def _root_optional(rt, cid, make_bundle, propagation, runtime=None):
+    b = make_bundle(checker_args("mounts"), write=False)
+    b.config["linux"]["rootfsPropagation"] = propagation
+    b.write()
+    rep = report_of(runtime or rt, cid, b)
+    return rep.mount_at("/")["optional"]
+
+
+@pytest.mark.parametrize("propagation", ["unbindable", "runbindable"])
+def test_rootfs_propagation_unbindable(rt, cid, make_bundle, propagation):
+    opt = _root_optional(rt, cid, make_bundle, propagation)
+    assert "unbindable" in opt, opt
+    assert not any(o.startswith(("shared:", "master:")) for o in opt), opt
+
+
+@pytest.mark.parametrize("propagation", ["shared", "rshared"])
+def test_rootfs_propagation_shared(rt, cid, make_bundle, propagation):
+    opt = _root_optional(rt, cid, make_bundle, propagation)
+    assert any(o.startswith("shared:") for o in opt), opt
+
+
+@pytest.mark.parametrize("propagation", ["private", "rprivate"])
+def test_rootfs_propagation_private(rt, cid, make_bundle, propagation):
+    opt = _root_optional(rt, cid, make_bundle, propagation)
+    assert not any(o.startswith(("shared:", "master:")) or o == "unbindable" for o in opt), opt
+
+
+@pytest.mark.parametrize("propagation", ["slave", "rslave"])
+def test_rootfs_propagation_slave(rt, cid, make_bundle, propagation):
+    """The runtime runs in a mount namespace whose mounts are shared (the host's / here
+    is private, so nothing could be a slave of it): / is then a slave, receiving from it
+    and sending nothing back."""
+    shared = cb.Runtime(["unshare", "--mount", "--propagation", "shared", *rt.argv], rt.root,
+                        workdir=rt.workdir)
+    shared.created = rt.created  # rt's teardown deletes what this one made
+    opt = _root_optional(rt, cid, make_bundle, propagation, runtime=shared)
+    assert any(o.startswith("master:") for o in opt), opt
+    assert not any(o.startswith("shared:") for o in opt), opt
+
+
+# -- recursive mount attributes (mount_setattr AT_RECURSIVE) ------------------------
+
+def _rbind_with_submount(make_bundle, options, probes):
+    """/src has a tmpfs at /src/sub (both inside the rootfs); /dst is an rbind of /src
+    with options, so /dst/sub is a submount of the bind."""
+    b = make_bundle(checker_args("mounts", *probes), write=False)
+    b.config["root"]["readonly"] = False
+    b.add_mount("/src/sub", "tmpfs", "tmpfs", ["mode=1777"])
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), options)
+    b.write()
+    return b
+
+
+def test_rro_makes_submounts_readonly(rt, cid, make_bundle):
+    b = _rbind_with_submount(make_bundle, ["rbind", "rro"],
+                             ["write=/dst/top", "write=/dst/sub/x", "write=/src/sub/y"])
+    rep = report_of(rt, cid, b)
+    assert rep["write./dst/top"] == "fail"
+    assert rep["write./dst/sub/x"] == "fail"  # the submount too
+    assert rep["write./src/sub/y"] == "ok"  # the original stays writable
+    assert "ro" in rep.mount_at("/dst/sub")["options"], rep.mount_at("/dst/sub")
+
+
+def test_plain_ro_on_rbind_is_not_recursive(rt, cid, make_bundle):
+    """As runc: `ro` remounts only the top of an rbind."""
+    b = _rbind_with_submount(make_bundle, ["rbind", "ro"], ["write=/dst/top", "write=/dst/sub/x"])
+    rep = report_of(rt, cid, b)
+    assert rep["write./dst/top"] == "fail"
+    assert rep["write./dst/sub/x"] == "ok"
+
+
+def test_rrw_clears_readonly_recursively(rt, cid, make_bundle):
+    b = make_bundle(checker_args("mounts", "write=/dst/sub/x"), write=False)
+    b.config["root"]["readonly"] = False
+    os.makedirs(b.rootfs_path("/w"))
+    b.add_mount("/src/sub", "bind", b.rootfs_path("/w"), ["bind", "ro"])  # ro on the mount only
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), ["rbind", "rrw"])
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert rep["write./dst/sub/x"] == "ok"
+    assert "rw" in rep.mount_at("/dst/sub")["options"]
+
+
+@pytest.mark.parametrize("opt,sub_opt,shown", [
+    ("rnosuid", "suid", "nosuid"), ("rnodev", "dev", "nodev"), ("rnoexec", "exec", "noexec"),
+    ("rnoatime", "relatime", "noatime"), ("rnodiratime", "diratime", "nodiratime"),
+    ("rnosymfollow", "rw", "nosymfollow"), ("rrelatime", "noatime", "relatime"),
+    ("rstrictatime", "noatime", None)])
+def test_recursive_attribute_reaches_submount(rt, cid, make_bundle, opt, sub_opt, shown):
+    b = make_bundle(checker_args("mounts"), write=False)
+    b.config["root"]["readonly"] = False
+    b.add_mount("/src/sub", "tmpfs", "tmpfs", [sub_opt])
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), ["rbind", opt])
+    b.write()
+    rep = report_of(rt, cid, b)
+    src = rep.mount_at("/src/sub")["options"]
+    for where in ("/dst", "/dst/sub"):
+        flags = rep.mount_at(where)["options"]
+        if shown:
+            assert shown in flags, (where, flags)
+        else:  # strictatime: neither relatime nor noatime
+            assert "relatime" not in flags and "noatime" not in flags, (where, flags)
+    assert (shown or "noatime") not in src or shown is None, src  # the source keeps its own
+
+
+@pytest.mark.parametrize("opt,cleared", [("rsuid", "nosuid"), ("rdev", "nodev"), ("rexec", "noexec"),
+                                         ("ratime", "noatime"), ("rdiratime", "nodiratime"),
+                                         ("rsymfollow", "nosymfollow")])
+def test_recursive_clear_reaches_submount(rt, cid, make_bundle, opt, cleared):
+    b = make_bundle(checker_args("mounts"), write=False)
+    b.config["root"]["readonly"] = False
+    b.add_mount("/src/sub", "tmpfs", "tmpfs", [cleared])
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), ["rbind", opt])
+    b.write()
+    rep = report_of(rt, cid, b)
+    assert cleared in rep.mount_at("/src/sub")["options"]
+    assert cleared not in rep.mount_at("/dst/sub")["options"]
+
+
+def test_rnoexec_enforced_in_submount(rt, cid, make_bundle):
+    b = make_bundle(shell("cp /bin/busybox /src/sub/bb && /dst/sub/bb true && echo ran || echo refused"),
+                    write=False)
+    b.config["root"]["readonly"] = False
+    b.add_mount("/src/sub", "tmpfs", "tmpfs", ["exec"])
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), ["rbind", "rnoexec"])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.strip().splitlines()[-1] == "refused", r
