@@ -327,11 +327,15 @@ def create(opts, *, for_run=False):
                              + ("run --detach" if for_run else "create"))
     if opts.console_socket and not proc.get("terminal"):
         raise RuntimeFailure("--console-socket given but process.terminal is false")
-    for fd in range(3, 3 + (opts.preserve_fds or 0)):
+    from runtime.process import listen_fds
+
+    opts.listen_fds = listen_fds()  # systemd socket activation: fds 3.. before --preserve-fds
+    for fd in range(3, 3 + opts.listen_fds + (opts.preserve_fds or 0)):
         try:
             os.fstat(fd)
         except OSError:
-            raise RuntimeFailure(f"--preserve-fds: fd {fd} is not open") from None
+            what = "LISTEN_FDS" if fd < 3 + opts.listen_fds else "--preserve-fds"
+            raise RuntimeFailure(f"{what}: fd {fd} is not open") from None
     from runtime.capabilities import warn_ungrantable
 
     warn_ungrantable((config.get("process") or {}).get("capabilities"), log.warn)
@@ -393,7 +397,8 @@ def _spawn(c, config, pf, bundle, opts):
     parent, child = Channel.pair()
     job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=pf.rootfs, chan=child,
                    ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
-                   preserve_fds=opts.preserve_fds or 0, no_pivot=opts.no_pivot,
+                   preserve_fds=opts.listen_fds + (opts.preserve_fds or 0), listen_fds=opts.listen_fds,
+                   no_pivot=opts.no_pivot,
                    no_new_keyring=opts.no_new_keyring, container_id=c.id, cgroups=mgr,
                    hook_state=None, hook_words_start=[], seccomp=pf.seccomp, parent_pid=os.getpid())
     sys.stdout.flush()

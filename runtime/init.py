@@ -256,7 +256,7 @@ def finish_process(job, proc, linux):
     if not entered:
         process.set_cwd(cwd)
     process.verify_cwd(cwd)
-    env = process.env_list(proc)
+    env = process.with_listen_env(process.env_list(proc), getattr(job, "listen_fds", 0))
     args = proc.get("args") or []
     # no args: a create without `process` (pyrunc-init holds the namespaces; start refuses)
     path = process.find_program(args[0], env, cwd) if args else None

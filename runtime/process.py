@@ -167,3 +167,24 @@ def make_cwd(cwd):
         os.makedirs(cwd, 0o755, exist_ok=True)
     except OSError as e:
         raise RuntimeFailure(f"process.cwd: create {cwd}: {e.strerror}") from None
+
+
+def listen_fds(environ=None):
+    """systemd socket activation as runc does it (go-systemd's activation.Files): when the
+    caller's LISTEN_PID is this process and LISTEN_FDS=N (N > 0), fds 3..3+N-1 are passed
+    on to the container's process, before the --preserve-fds ones, which then start at
+    3+N.  Anything else (unset, another pid, not a number): 0, nothing passed."""
+    environ = os.environ if environ is None else environ
+    pid, n = environ.get("LISTEN_PID", ""), environ.get("LISTEN_FDS", "")
+    if not (pid.isdigit() and n.isdigit()) or int(pid) != os.getpid():
+        return 0
+    return int(n)
+
+
+def with_listen_env(env, n):
+    """The container's environment with LISTEN_FDS=n and LISTEN_PID=1 (it is pid 1 of its
+    pid namespace, as runc says even without one); earlier values replaced."""
+    if not n:
+        return env
+    keep = [e for e in env if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+    return keep + [f"LISTEN_FDS={n}", "LISTEN_PID=1"]

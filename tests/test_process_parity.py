@@ -134,3 +134,87 @@ def test_check_accepts_a_config_without_process(rt, make_bundle):
     b = _no_process_bundle(make_bundle)
     r = rt.cmd("check", "--bundle", b.path, root=False)
     assert r.rc == 0, r
+
+
+# -- LISTEN_FDS (systemd socket activation) -------------------------------------------
+
+def _activation_run(rt, tdir, cid, bundle, listen_pid_self, n, fds, preserve=0):
+    """`run` through a wrapper that, as systemd does, sets LISTEN_PID to the runtime's own
+    pid (exec keeps it) and LISTEN_FDS=n, with the given host fds as 3, 4, ..."""
+    import subprocess
+
+    import fcntl
+    import sys
+
+    wrapper = os.path.join(tdir, "activate.py")
+    with open(wrapper, "w") as f:
+        f.write("import fcntl, os, sys\n"
+                "fds = [fcntl.fcntl(int(x), fcntl.F_DUPFD, 100) for x in sys.argv[1].split(',') if x]\n"
+                "for i, fd in enumerate(fds):\n"
+                "    os.dup2(fd, 3 + i)\n"
+                "    os.close(fd)\n"
+                "pid = str(os.getpid()) if sys.argv[2] == 'self' else '1'\n"
+                "env = dict(os.environ, LISTEN_PID=pid, LISTEN_FDS=sys.argv[3])\n"
+                "os.execvpe(sys.argv[4], sys.argv[4:], env)\n")
+    del fcntl
+    prefix = [sys.executable, "-I", wrapper, ",".join(map(str, fds)), "self" if listen_pid_self else "1", str(n)]
+    argv = prefix + rt.base() + ["run", "--bundle", bundle.path]
+    if preserve:
+        argv += ["--preserve-fds", str(preserve)]
+    rt.track(cid)
+    out = os.path.join(tdir, f"act-{cid}.out")
+    with open(out, "wb") as o:
+        p = subprocess.run(argv + [cid], stdout=o, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                           pass_fds=fds, timeout=60, env=rt.env)
+    with open(out) as f:
+        return p.returncode, f.read(), p.stderr.decode()
+
+
+def test_listen_fds_are_passed_before_preserved_fds(rt, tdir, cid, make_bundle):
+    import socket
+
+    a, b = socket.socketpair()
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(os.path.join(tdir, "listen.sock"))
+    lsock.listen(1)
+    pr, pw = os.pipe()
+    try:
+        script = ('echo "env $LISTEN_FDS $LISTEN_PID"; echo via-socket >&3; '
+                  'echo "fd4 $(readlink /proc/self/fd/4)"; echo via-pipe >&5; '
+                  'for n in 3 4 5 6 7 8; do [ -e /proc/$$/fd/$n ] && printf "%s " $n; done; echo')
+        bundle = make_bundle(shell(script), process={"env": ["PATH=/bin:/usr/bin", "LISTEN_FDS=9"]})
+        rc, out, err = _activation_run(rt, tdir, cid, bundle, True, 2,
+                                       [b.fileno(), lsock.fileno(), pw], preserve=1)
+        assert rc == 0, (out, err)
+        lines = out.splitlines()
+        assert lines[0] == "env 2 1", out
+        a.settimeout(10)
+        assert a.recv(100) == b"via-socket\n"
+        ino = os.fstat(lsock.fileno()).st_ino
+        assert lines[1] == f"fd4 socket:[{ino}]", out
+        os.set_blocking(pr, False)
+        assert os.read(pr, 100) == b"via-pipe\n"
+        fds = lines[2].split()
+        assert fds == ["3", "4", "5"], f"not exactly LISTEN_FDS + --preserve-fds passed: {out}"
+    finally:
+        for s in (a, b, lsock):
+            s.close()
+        os.close(pr)
+        os.close(pw)
+
+
+def test_listen_fds_for_another_pid_are_not_passed(rt, tdir, cid, make_bundle):
+    import socket
+
+    a, b = socket.socketpair()
+    try:
+        bundle = make_bundle(shell('echo "env [$LISTEN_FDS] [$LISTEN_PID]"; '
+                                   'for n in 3 4 5 6 7 8; do [ -e /proc/$$/fd/$n ] && printf "%s " $n; done; echo'))
+        rc, out, err = _activation_run(rt, tdir, cid, bundle, False, 1, [b.fileno()])
+        assert rc == 0, (out, err)
+        lines = out.splitlines()
+        assert lines[0] == "env [] []", out
+        assert lines[1].split() == [], f"fds passed though LISTEN_PID is not the runtime: {out}"
+    finally:
+        a.close()
+        b.close()
