@@ -186,6 +186,8 @@ def _stage2(job):
     _sysctl(linux.get("sysctl"))
     mounts.readonly_paths(linux.get("readonlyPaths"))
     mounts.mask_paths(linux.get("maskedPaths"))
+    if plan.has("mount"):
+        mounts.remount_dev_readonly(config.get("mounts"))
     if root.get("readonly"):
         mounts.readonly_root()
     if plan.has("mount"):  # last: readonlyPaths and maskedPaths bind from / (runbindable)

@@ -283,6 +283,10 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
     source = m.get("source")
     if fstype == "bind":
         opts.flags |= MS.BIND
+    if normalize(dest) == "/dev":
+        # As runc: /dev is made read-only only at the end (remount_dev_readonly), once the
+        # mounts under it (/dev/pts, /dev/shm), the devices and /dev/console are made.
+        opts.flags &= ~MS.RDONLY
     problem = proc_destination_problem(dest, fstype, m.get("options"))
     if problem:
         raise RuntimeFailure(f"mounts[{i}].destination: {problem}")
@@ -553,6 +557,29 @@ def set_root_propagation(propagation):
     flag = PROPAGATION.get(propagation or "")
     if flag:
         mount(None, "/", None, flag, what=f"linux.rootfsPropagation: make / {propagation}")
+
+
+def remount_dev_readonly(config_mounts):
+    """The read-only /dev of mounts[] (its ro held back by do_mount), after everything
+    under it is made; called in the container's root."""
+    last = None
+    for i, m in enumerate(config_mounts or ()):
+        if m.get("destination") and normalize(m["destination"]) == "/dev":
+            last = (i, m)
+    if last is None or not Options(last[1].get("options")).flags & MS.RDONLY:
+        return
+    i, m = last
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # the container's root
+    try:
+        fd = open_in_root(root, "/dev", None, f"mounts[{i}].destination")
+    finally:
+        os.close(root)
+    try:
+        target = fd_path(fd)
+        mount(None, target, None, MS.BIND | MS.REMOUNT | MS.RDONLY | locked_flags(target),
+              what=f"mounts[{i}] (/dev): remount /dev read-only")
+    finally:
+        os.close(fd)
 
 
 def readonly_root():

@@ -6,7 +6,7 @@ import pytest
 
 from conformance import bundle as cb
 from conformance.bundle import host_mountinfo
-from util import checker, checker_args, report_of, sh_out, shell
+from util import CHECKER, checker, checker_args, report_of, sh_out, shell
 
 DEFAULT_DEVICES = {
     "null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
@@ -468,3 +468,52 @@ def test_rnoexec_enforced_in_submount(rt, cid, make_bundle):
     r = rt.run(cid, b, timeout=30)
     assert r.rc == 0, r
     assert r.out.strip().splitlines()[-1] == "refused", r
+
+
+# -- a read-only /dev: held back until /dev/pts, the devices and the console are made --
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_readonly_dev_tmpfs_with_dev_pts(rt, cid, make_bundle, terminal):
+    b = make_bundle(checker_args("mounts", "dev", "write=/dev/probe", "write=/dev/shm/probe"),
+                    write=False)
+    for m in b.config["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"].append("ro")
+    if terminal:  # /dev/console is bound into /dev as well
+        b.config["process"]["terminal"] = True
+        b.set_args("sh", "-c", f"exec /bin/sh {CHECKER} mounts dev write=/dev/probe write=/dev/shm/probe </dev/null")
+    b.write()
+    if terminal:
+        r = rt.run(cid, b, timeout=30)
+        assert r.rc == 0, r
+        rep = cb.parse_report(r.out.replace("\r", ""))
+    else:
+        rep = report_of(rt, cid, b)
+    assert "ro" in rep.mount_at("/dev")["options"], rep.mount_at("/dev")
+    assert rep.mount_at("/dev/pts")["fstype"] == "devpts"
+    assert rep["write./dev/probe"] == "fail"
+    assert rep["write./dev/shm/probe"] == "ok"  # a mount of its own under /dev
+    assert "null" in rep.devices()
+
+
+def test_readonly_dev_bind_with_dev_pts(rt, cid, make_bundle, tdir):
+    """mounts: [{/dev ro bind}, {/dev/pts}]: the mount point for /dev/pts is made in the
+    bind's source before /dev turns read-only (runc's order)."""
+    src = os.path.join(tdir, "devdir")
+    os.makedirs(src)
+    b = make_bundle(shell("grep -E ' /dev(/pts)? ' /proc/self/mountinfo; echo x > /dev/probe || echo ro-ok"),
+                    write=False)
+    b.config["mounts"] = [m for m in b.config["mounts"] if not m["destination"].startswith("/dev")]
+    b.config["linux"]["maskedPaths"] = []  # they need a /dev/null, which this /dev has not
+    b.add_mount("/dev", "bind", src, ["rbind", "ro"])
+    b.add_mount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666"])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    lines = r.out.strip().splitlines()
+    dev = [l for l in lines if l.split()[4:5] == ["/dev"]]
+    pts = [l for l in lines if l.split()[4:5] == ["/dev/pts"]]
+    assert dev and "ro" in dev[-1].split()[5].split(","), r.out
+    assert pts and " devpts " in pts[-1], r.out
+    assert lines[-1] == "ro-ok", r.out
+    assert os.path.isdir(os.path.join(src, "pts"))
