@@ -17,7 +17,8 @@ def set_size(fd, size):
 def setup_in_container(size, bind_console=True):
     """Open a pty from the container's devpts and make its slave the controlling tty and
     stdio of this process and (bind_console: create, not exec) /dev/console; return the
-    master fd (to send to the parent).  Nothing is chowned."""
+    master fd (to send to the parent).  finish_process gives the slave to the process's
+    user (own_slave) just before the switch to it."""
     try:
         master, slave = os.openpty()
     except OSError as e:
@@ -34,6 +35,30 @@ def setup_in_container(size, bind_console=True):
     finally:
         os.close(slave)
     return master
+
+
+def own_slave(uid):
+    """Give the terminal's pty slave (our stdin, set up by setup_in_container) to the
+    process's uid, as runc does, so a non-root user can use its console; the group stays
+    the one devpts gave it (the mount's gid=, 5 "tty" in runc's spec).  Only a Unix98
+    pty slave (major 136-143) opened in the container's devpts is touched, by fd: an
+    inherited host file (the caller's /dev/null, say) never is.  EINVAL/EPERM (an id
+    not mapped in the user namespace) leave it as it is, as runc does."""
+    import stat
+
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if not stat.S_ISCHR(st.st_mode) or not 136 <= os.major(st.st_rdev) <= 143 or st.st_uid == uid:
+            continue
+        try:
+            os.fchown(fd, uid, -1)
+        except OSError as e:
+            if e.errno not in (1, 22):  # EPERM, EINVAL
+                raise RuntimeFailure(f"process.terminal: give the pty to uid {uid}: {e.strerror}") from None
+        return  # 0, 1 and 2 are the same slave
 
 
 def _bind_console(slave):

@@ -249,8 +249,12 @@ def finish_process(job, proc, linux):
     # and only if that is refused, again as the user; verified inside the root after.
     cwd = proc.get("cwd") or "/"
     entered = process.enter_cwd_early(cwd)
-    lib.prctl(lib.PR_SET_KEEPCAPS, 1, 0, 0, 0)
     user = proc.get("user") or {}
+    if proc.get("terminal"):  # create's and exec's pty slave, made by console.setup_in_container
+        from runtime import console
+
+        console.own_slave(user.get("uid", 0))
+    lib.prctl(lib.PR_SET_KEEPCAPS, 1, 0, 0, 0)
     process.set_user(user)
     lib.prctl(lib.PR_SET_KEEPCAPS, 0, 0, 0, 0)
     if "umask" in user:

@@ -218,3 +218,41 @@ def test_listen_fds_for_another_pid_are_not_passed(rt, tdir, cid, make_bundle):
     finally:
         a.close()
         b.close()
+
+
+# -- the terminal's pty owned by the process's user -----------------------------------
+
+def _console(tdir, name):
+    from test_exec import ConsoleSocket
+
+    return ConsoleSocket(os.path.join(tdir, name))
+
+
+@pytest.mark.parametrize("uid,gid", [(1000, 1000), (0, 0)])
+def test_terminal_pty_is_owned_by_the_process_user(rt, cid, make_bundle, tdir, uid, gid):
+    cs = _console(tdir, f"c{uid}.sock")
+    b = make_bundle(shell('stat -c "owner %u %g %a" "$(tty)"; echo pty-done; sleep 1'),
+                    process={"terminal": True, "user": {"uid": uid, "gid": gid}})
+    r = rt.run(cid, b, detach=True, extra=["--console-socket", cs.path])
+    assert r.rc == 0, r
+    out = cs.read_until(b"pty-done")
+    line = next((x for x in out.splitlines() if x.startswith("owner ")), None)
+    assert line is not None, out
+    # the uid is the process's; the group is devpts' gid=5 ("tty"), as with runc
+    assert line.split()[1:3] == [str(uid), "5"], out
+
+
+def test_exec_terminal_pty_is_owned_by_the_exec_user(rt, cid, make_bundle, tdir):
+    b = make_bundle(["sleep", "100"])
+    r = rt.run(cid, b, detach=True)
+    assert r.rc == 0, r
+    null_before = os.stat("/dev/null")
+    cs = _console(tdir, "e.sock")
+    r = rt.cmd("exec", "--tty", "--user", "1234:1234", "--console-socket", cs.path, "--detach", cid,
+               "sh", "-c", 'stat -c "owner %u %g" "$(tty)"; echo pty-done; sleep 1')
+    assert r.rc == 0, r
+    out = cs.read_until(b"pty-done")
+    line = next((x for x in out.splitlines() if x.startswith("owner ")), None)
+    assert line is not None and line.split()[1:3] == ["1234", "5"], out
+    after = os.stat("/dev/null")
+    assert (after.st_uid, after.st_gid) == (null_before.st_uid, null_before.st_gid)
