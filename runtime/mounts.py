@@ -152,11 +152,13 @@ def openat2(dirfd, path, flags, resolve=RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     return fd
 
 
-def open_in_root(root_fd, path, create=None, what="mount destination"):
+def open_in_root(root_fd, path, create=None, what="mount destination", _links=0):
     """Open path (container-absolute) inside the rootfs as an O_PATH fd.
 
     create: None, "dir" or "file": make missing components (directories, and the
-    last one as create says), each resolved again inside the rootfs.
+    last one as create says), each resolved again inside the rootfs.  A dangling
+    symlink on the way has its target made (as runc and crun), that target resolved
+    inside the rootfs like every other path.
     """
     rel = path.strip("/") or "."
     try:
@@ -167,7 +169,7 @@ def open_in_root(root_fd, path, create=None, what="mount destination"):
     parent, _, name = rel.rpartition("/")
     if name in ("", ".", ".."):
         raise RuntimeFailure(f"{what} {path}: cannot be created")
-    pfd = open_in_root(root_fd, parent, "dir", what) if parent else os.dup(root_fd)
+    pfd = open_in_root(root_fd, parent, "dir", what, _links) if parent else os.dup(root_fd)
     try:
         try:
             if create == "dir":
@@ -176,7 +178,13 @@ def open_in_root(root_fd, path, create=None, what="mount destination"):
                 os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
                                  | os.O_CLOEXEC, 0o644, dir_fd=pfd))
         except FileExistsError:
-            pass
+            link = _readlink_at(pfd, name)
+            if link is not None:  # a dangling symlink: make its target instead
+                if _links >= 40:
+                    raise RuntimeFailure(f"{what} {path}: too many levels of symbolic links") from None
+                base = "/" if link.startswith("/") else _path_in_root(root_fd, pfd, what, path)
+                return open_in_root(root_fd, base.rstrip("/") + "/" + link.lstrip("/"), create,
+                                    what, _links + 1)
         except NotADirectoryError:
             raise RuntimeFailure(f"{what} {path}: a parent is not a directory") from None
     finally:
@@ -185,6 +193,24 @@ def open_in_root(root_fd, path, create=None, what="mount destination"):
         return openat2(root_fd, rel, O_PATH)
     except FileNotFoundError:
         raise RuntimeFailure(f"{what} {path}: is a dangling symlink") from None
+
+
+def _readlink_at(dirfd, name):
+    try:
+        return os.readlink(name, dir_fd=dirfd)
+    except OSError:  # EINVAL: not a symlink (or gone)
+        return None
+
+
+def _path_in_root(root_fd, fd, what, path):
+    """Where the directory fd (opened inside the rootfs) is, as a container path."""
+    root = os.readlink(fd_path(root_fd)).rstrip("/")
+    here = os.readlink(fd_path(fd))
+    if here == root or here == root + "/":
+        return "/"
+    if not here.startswith(root + "/"):
+        raise RuntimeFailure(f"{what} {path}: resolves outside the rootfs")
+    return here[len(root):]
 
 
 def fd_path(fd):

@@ -6,7 +6,7 @@ import pytest
 
 from conformance import bundle as cb
 from conformance.bundle import host_mountinfo
-from util import CHECKER, checker, checker_args, report_of, sh_out, shell
+from util import CHECKER, assert_error, checker, checker_args, report_of, sh_out, shell
 
 DEFAULT_DEVICES = {
     "null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
@@ -517,3 +517,56 @@ def test_readonly_dev_bind_with_dev_pts(rt, cid, make_bundle, tdir):
     assert pts and " devpts " in pts[-1], r.out
     assert lines[-1] == "ro-ok", r.out
     assert os.path.isdir(os.path.join(src, "pts"))
+
+
+# -- a destination that is a dangling symlink: its target is made inside the rootfs ---
+
+def test_dangling_symlink_destination_absolute(rt, cid, make_bundle, tdir):
+    outside = os.path.join(tdir, "outside-target")  # what the link names, read on the host
+    b = make_bundle(shell("grep -F ' /made' /proc/self/mountinfo | cut -d' ' -f5,9; "
+                          f"grep -F ' {outside}' /proc/self/mountinfo | cut -d' ' -f5,9; true"),
+                    write=False)
+    b.config["root"]["readonly"] = False
+    os.symlink("/made/deep", b.rootfs_path("/dangle"))
+    os.symlink(outside, b.rootfs_path("/dangle-out"))
+    b.add_mount("/dangle", "tmpfs", "tmpfs", [])
+    b.add_mount("/dangle-out", "tmpfs", "tmpfs", [])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split("\n")[:2] == ["/made/deep tmpfs", f"{outside} tmpfs"], r.out
+    assert os.path.isdir(b.rootfs_path("/made/deep"))
+    assert os.path.isdir(b.rootfs_path(outside))
+    assert not os.path.exists(outside)  # never on the host
+    assert os.path.islink(b.rootfs_path("/dangle"))  # the link itself stays
+
+
+def test_dangling_symlink_destination_relative_and_file(rt, cid, make_bundle, tdir):
+    src = os.path.join(tdir, "file-src")
+    with open(src, "w") as f:
+        f.write("bound\n")
+    b = make_bundle(shell("cat /etc/real/conf; grep -F ' /up' /proc/self/mountinfo | cut -d' ' -f5"),
+                    write=False)
+    os.makedirs(b.rootfs_path("/etc"), exist_ok=True)
+    os.symlink("real/conf", b.rootfs_path("/etc/conf"))  # relative, in its own directory
+    os.symlink("../../../../../up/x", b.rootfs_path("/etc/climb"))  # .. stops at the root
+    b.add_mount("/etc/conf", "bind", src, ["bind", "ro"])
+    b.add_mount("/etc/climb", "tmpfs", "tmpfs", [])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split() == ["bound", "/up/x"], r.out
+    assert os.path.isfile(b.rootfs_path("/etc/real/conf"))
+    assert os.path.isdir(b.rootfs_path("/up/x"))
+    assert not os.path.exists(os.path.join(os.path.dirname(tdir), "up"))
+
+
+def test_symlink_loop_destination_is_an_error(rt, cid, make_bundle):
+    b = make_bundle(shell("true"), write=False)
+    os.symlink("/loop-b", b.rootfs_path("/loop-a"))
+    os.symlink("/loop-a", b.rootfs_path("/loop-b"))
+    b.add_mount("/loop-a", "tmpfs", "tmpfs", [])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert_error(r, rt)
+    assert "/loop-a" in r.err, r.err
