@@ -250,10 +250,9 @@ def check_bundle(bundle_dir, host=None):
         config = read_config(os.path.abspath(bundle_dir))
     except ConfigError as exc:
         return list(exc.lines)
-    problems = input_errors(config)
-    if problems:
-        return problems  # strings no later check can handle: these are all there is to say
     problems = config_problems(config)
+    if problems and input_errors(config):
+        return problems  # strings no later check can handle: these are all there is to say
     return problems + check_config(config, bundle_dir, host, schema_valid=not problems)
 
 

@@ -351,10 +351,13 @@ def _sysctl(sysctl):
 
     proc_fd = procfs.open_root(what="linux.sysctl")
     try:
+        from runtime.validate import format_path  # imported by create before the fork
+
         for key, value in sysctl.items():
             rel = key.replace(".", "/")
+            field = format_path(["linux", "sysctl", key])
             if "" in rel.split("/") or ".." in rel.split("/") or key.startswith("/"):
-                raise RuntimeFailure(f"linux.sysctl.{key}: invalid name")
-            procfs.write("sys/" + rel, str(value), f"linux.sysctl.{key}", proc_fd)
+                raise RuntimeFailure(f"{field}: invalid name")  # validate.py refuses it first
+            procfs.write("sys/" + rel, str(value), field, proc_fd)
     finally:
         os.close(proc_fd)

@@ -552,8 +552,8 @@ def semantic_errors(config):
     for key in linux.get("sysctl") or {}:
         norm = key.replace("/", ".")
         where = format_path(["linux", "sysctl", key])
-        parts = key.split("/" if "/" in key else ".")
-        if key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        parts = key.replace(".", "/").split("/")  # how it is written: /proc/sys/<parts>
+        if key.startswith("/") or "" in parts or ".." in parts:
             add("%s: is not a valid sysctl name (empty, '.' or '..' component)" % where)
         elif norm in _IPC_SYSCTLS or norm.startswith("fs.mqueue."):
             if not has_ns("ipc"):
