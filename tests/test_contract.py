@@ -114,14 +114,15 @@ def test_schema_errors_of_a_mount_name_the_destination(rt, cid, make_bundle):
 
 
 @pytest.mark.pyrunc_only
-def test_unsupported_mount_option_names_the_destination(rt, cid, make_bundle):
+def test_semantic_mount_errors_name_the_destination(rt, cid, make_bundle, tdir):
+    """idmap without id mappings or a user namespace: the spec's MUST-error, by destination."""
     b = make_bundle(["true"], write=False)
-    b.config["mounts"].append({"destination": "/ro-rec", "type": "tmpfs", "source": "tmpfs",
-                               "options": ["rro"]})
+    b.add_mount("/mapped", "bind", tdir, ["rbind", "idmap"])
     b.write()
     r = rt.run(cid, b)
     assert_error(r, rt)
-    assert "(/ro-rec)" in r.err and "rro" in r.err, r
+    i = len(b.config["mounts"]) - 1
+    assert f"mounts[{i}] (/mapped).options:" in r.err and "idmap" in r.err, r
 
 
 # -- checkpoint / restore ----------------------------------------------------------

@@ -9,7 +9,6 @@ own busybox OCI archive, imported with `ctr image import`.
 import os
 import subprocess
 import tempfile
-import time
 import uuid
 
 import pytest
@@ -227,7 +226,10 @@ def test_oom_kill(cd):
         ev = subprocess.Popen(cd.ctr.argv + ["events"], stdout=out, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        time.sleep(0.5)  # let the subscription start before the task does
+        # the subscription is live once it has seen an event: a first task's
+        probe = cd.new_id()
+        cd.ctr(*cd.run_args(probe, "--rm"), IMAGE, probe, "true")
+        wait_for(lambda: probe in open(events_log).read(), timeout=30, what="ctr events to subscribe")
         cid = cd.new_id()
         r = cd.ctr(*cd.run_args(cid, "--rm", "--memory-limit", str(16 << 20)), IMAGE, cid,
                    "sh", "-c", "exec dd if=/dev/zero of=/dev/null bs=64M count=1",
