@@ -339,6 +339,7 @@ def create(opts, *, for_run=False):
     from runtime.capabilities import warn_ungrantable
 
     warn_ungrantable((config.get("process") or {}).get("capabilities"), log.warn)
+    _check_existing_cgroups(pf.cgroups)  # before anything is made: teardown would thaw it
     test_step("create-validated")
 
     c = Container.new(root, cid)
@@ -479,6 +480,33 @@ def _spawn(c, config, pf, bundle, opts):
             except ProcessLookupError:
                 pass
             _reap(pid1)
+
+
+def _check_existing_cgroups(mgr):
+    """A cgroup that exists before create, as runc checks it: frozen (v1 freezer.state
+    FROZEN/FREEZING, cgroup2 cgroup.events frozen 1, e.g. a parent frozen) is an error,
+    since the container's processes would hang in it; with processes in it, a warning."""
+    for d in mgr._dirs():
+        while not os.path.isdir(d) and d.count("/") > 4:  # not made yet: it would inherit its parent's
+            d = os.path.dirname(d)
+        frozen = False
+        try:
+            with open(os.path.join(d, "freezer.state"), "rb") as f:
+                frozen = f.read().strip() in (b"FROZEN", b"FREEZING")
+        except OSError:
+            pass
+        if not frozen:
+            try:
+                with open(os.path.join(d, "cgroup.events"), "rb") as f:
+                    frozen = b"frozen 1" in f.read().splitlines()
+            except OSError:
+                pass
+        if frozen:
+            raise RuntimeFailure(f"linux.cgroupsPath: the container's cgroup {d} is frozen: "
+                                 "its processes would hang (thaw it or use another cgroup)")
+    pids = _pids_in(mgr._dirs())
+    if pids:
+        log.warn(f"container's cgroup is not empty: {len(pids)} process(es) found")
 
 
 def _fork_into(mgr):

@@ -256,3 +256,109 @@ def test_exec_terminal_pty_is_owned_by_the_exec_user(rt, cid, make_bundle, tdir)
     assert line is not None and line.split()[1:3] == ["1234", "5"], out
     after = os.stat("/dev/null")
     assert (after.st_uid, after.st_gid) == (null_before.st_uid, null_before.st_gid)
+
+
+# -- a frozen or busy cgroup made before create -----------------------------------------
+
+CG = "/sys/fs/cgroup"
+
+
+class OwnCgroup:
+    """A cgroup directory the test makes (below pyrunc's own /pyrunc parent) and removes,
+    thawed first: the only kind a test may freeze."""
+
+    def __init__(self, hierarchy, rel):
+        self.top = os.path.join(CG, hierarchy)
+        if not os.path.isdir(self.top):
+            pytest.skip(f"no {self.top} on this host")
+        self.path = os.path.join(self.top, rel)
+        self.made = []
+        cur = self.top
+        for part in rel.split("/"):
+            cur = os.path.join(cur, part)
+            if not os.path.isdir(cur):
+                os.mkdir(cur)
+                self.made.append(cur)
+
+    def write(self, name, value):
+        with open(os.path.join(self.path, name), "w") as f:
+            f.write(value)
+
+    def read(self, name):
+        with open(os.path.join(self.path, name)) as f:
+            return f.read()
+
+    def remove(self):
+        for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+            if os.path.exists(os.path.join(self.path, name)):
+                self.write(name, value)
+        for d in reversed(self.made):
+            for _ in range(100):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    import time
+
+                    time.sleep(0.02)
+
+
+@pytest.mark.parametrize("hierarchy,file,value", [("freezer", "freezer.state", "FROZEN"),
+                                                  ("unified", "cgroup.freeze", "1")])
+@pytest.mark.parametrize("parent", [False, True])
+def test_run_into_a_frozen_cgroup_is_refused(rt, cid, make_bundle, hierarchy, file, value, parent):
+    if rt.name != "pyrunc":
+        pytest.skip("runc 1.1.5 hangs or ignores it")
+    rel = f"pyrunc/{cid}-frozen" if parent else f"pyrunc/{cid}"
+    cg = OwnCgroup(hierarchy, rel)
+    try:
+        if not os.path.exists(os.path.join(cg.path, file)):
+            pytest.skip(f"no {file} on this kernel")
+        cg.write(file, value)
+        b = make_bundle(["true"], linux={"cgroupsPath": f"/{rel}/c" if parent else f"/{rel}"})
+        r = rt.run(cid, b, timeout=30)
+        assert_error(r, rt)
+        assert "linux.cgroupsPath" in r.err and "frozen" in r.err and cg.path in r.err, r
+        assert not os.path.exists(os.path.join(rt.root, cid)), "state dir left behind"
+        assert cg.read(file).strip() == value, "the runtime thawed a cgroup it did not make"
+        made = [n for n in os.listdir(os.path.join(CG, "pids", "pyrunc")) if n.startswith(cid)]
+        assert not made, f"cgroups made: {made}"
+    finally:
+        cg.remove()
+
+
+def test_run_into_a_busy_cgroup_warns(rt, cid, make_bundle, tdir):
+    import subprocess
+
+    cg = OwnCgroup("pids", f"pyrunc/{cid}")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        cg.write("cgroup.procs", str(sleeper.pid))
+        log = os.path.join(tdir, "busy.log")
+        b = make_bundle(["true"], linux={"cgroupsPath": f"/pyrunc/{cid}"})
+        r = rt.cmd("--log", log, "--log-format", "json", "run", "--bundle", b.path, cid, timeout=30)
+        rt.track(cid)
+        assert r.rc == 0, r
+        with open(log) as f:
+            lines = [json.loads(x) for x in f if x.strip()]
+        assert any(x["level"] == "warning" and "cgroup is not empty: 1 process" in x["msg"] for x in lines), lines
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        cg.remove()
+
+
+def test_empty_existing_cgroup_gives_no_warning(rt, cid, make_bundle, tdir):
+    cg = OwnCgroup("pids", f"pyrunc/{cid}")
+    try:
+        log = os.path.join(tdir, "empty.log")
+        b = make_bundle(["true"], linux={"cgroupsPath": f"/pyrunc/{cid}"})
+        r = rt.cmd("--log", log, "run", "--bundle", b.path, cid, timeout=30)
+        rt.track(cid)
+        assert r.rc == 0, r
+        with open(log) as f:
+            assert "not empty" not in f.read()
+    finally:
+        cg.remove()
