@@ -571,11 +571,67 @@ def pivot(rootfs):
 
 
 def move_root(rootfs):
-    """--no-pivot: move the rootfs onto / and chroot into it."""
+    """--no-pivot: move the rootfs onto / and chroot into it.
+
+    Without pivot_root the host's mounts stay in the container's mount namespace, under
+    the chroot: every one outside the new root is detached first (a mount that holds
+    the rootfs cannot be, and is not visible from inside).  A fully visible procfs or
+    sysfs left there would let a nested user namespace mount a fresh, unmasked /proc
+    (the kernel's mount_too_revealing check); one that cannot be detached (locked in a
+    user namespace) is covered with an empty tmpfs, as runc does."""
+    _detach_outside(os.path.realpath(rootfs))
     os.chdir(rootfs)
     mount(rootfs, "/", None, MS.MOVE, what=f"move {rootfs} to /")
     os.chroot(".")
     os.chdir("/")
+
+
+def _unescape(field):
+    """A mountinfo path field: space, tab, newline and backslash are octal escapes."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def _outside(rootfs, proc_self):
+    """[(mount point, fstype)] of the mounts outside rootfs (but those holding it)."""
+    keep = rootfs.rstrip("/") + "/"
+    found = []
+    with open(os.open("mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_self)) as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            point = _unescape(left.split()[4])
+            if point == "/" or (point + "/").startswith(keep) or keep.startswith(point + "/"):
+                continue  # the new root, what is in it, and the mounts holding it
+            found.append((point, right.split()[0] if right else ""))
+    return found
+
+
+def _detach_outside(rootfs):
+    # opened first: the detached procfs still answers through it
+    proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        mount(None, "/", None, MS.SLAVE | MS.REC, what="--no-pivot: make the mounts slaves")  # no umount event out
+        for point, _ in sorted(_outside(rootfs, proc_self), key=lambda p: -p[0].count("/")):
+            try:
+                umount(point, 2)  # MNT_DETACH
+            except OSError:
+                pass  # gone with a parent already, or locked (checked below)
+        left = _outside(rootfs, proc_self)
+    finally:
+        os.close(proc_self)
+    for point, fstype in left:
+        if fstype in ("proc", "sysfs"):
+            mount("tmpfs", point, "tmpfs", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, "size=0k",
+                  what=f"--no-pivot: cover {point} (it cannot be detached)")
 
 
 def set_root_propagation(propagation):

@@ -570,3 +570,35 @@ def test_symlink_loop_destination_is_an_error(rt, cid, make_bundle):
     r = rt.run(cid, b, timeout=30)
     assert_error(r, rt)
     assert "/loop-a" in r.err, r.err
+
+
+# -- --no-pivot: nothing of the host's mount table left under the chroot ---------------
+
+@pytest.mark.parametrize("pivot", [True, False])
+def test_no_pivot_does_not_expose_bare_proc(rt, cid, make_bundle, pivot):
+    """runc's "--no-pivot must not expose bare /proc": a nested user namespace may mount
+    a procfs only if a fully visible one is in the mount namespace (mount_too_revealing).
+    CAP_SETFCAP lets busybox's `unshare -r` map root."""
+    b = make_bundle(shell("mkdir -p /tmp/m; unshare -r -m -p -f mount -t proc proc /tmp/m "
+                          "&& echo MOUNTED || echo REFUSED"), write=False)
+    b.config["root"]["readonly"] = False
+    caps = ["CAP_SETFCAP"]
+    b.config["process"]["capabilities"] = {k: caps for k in ("bounding", "effective", "permitted")}
+    b.write()
+    r = rt.run(cid, b, timeout=30, extra=[] if pivot else ["--no-pivot"])
+    assert r.rc == 0, r
+    assert r.out.strip() == "REFUSED", r
+    assert "permission denied" in r.err.lower(), r  # the mount was refused, not the unshare
+
+
+def test_no_pivot_sees_only_its_root(rt, cid, make_bundle):
+    """The container's own mounts are all there after the host's are detached (the leak
+    guard checks that the host's mount table is untouched)."""
+    b = make_bundle(checker_args("mounts", "write=/dev/shm/x"), write=False)
+    b.write()
+    r = rt.run(cid, b, timeout=30, extra=["--no-pivot"])
+    assert r.rc == 0, r
+    rep = cb.parse_report(r.out)
+    for point in ("/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/sys"):
+        assert rep.mount_at(point), (point, r.out)
+    assert rep["write./dev/shm/x"] == "ok"
