@@ -170,6 +170,9 @@ class V1Manager(Manager):
         if not d:
             if w.controller == "hugetlb":
                 raise CgroupError(f"linux.resources.{w.field}: the hugetlb cgroup controller is not mounted on this host")
+            if w.controller == "unified":  # runc: "invalid configuration: cannot use unified on cgroup v1"
+                raise CgroupError(f"linux.resources.{w.field}: invalid configuration: unified resources "
+                                  "need cgroup v2, and this host has cgroup v1 only")
             raise CgroupError(f"linux.resources.{w.field}: no cgroup v2 hierarchy on this host")
         ctrl = w.controller if w.controller != "unified" else res_mod.unified_controller(w.choices[0][0])
         if ctrl:
@@ -177,6 +180,13 @@ class V1Manager(Manager):
                 enabled = read_file(os.path.join(d, "cgroup.controllers")).split()
             except OSError:
                 enabled = []
+            if ctrl not in enabled and w.controller == "unified":
+                # A hybrid host: cgroup2 files work, v1 controllers not (runc refuses them all)
+                raise CgroupError(
+                    f"linux.resources.{w.field}: invalid configuration: unified resources need cgroup v2, "
+                    f"and the {ctrl} controller is not enabled in the cgroup v2 hierarchy of this hybrid "
+                    f"host{' (it is a cgroup v1 controller here)' if ctrl in self.paths else ''}"
+                )
             if ctrl not in enabled:
                 raise CgroupError(
                     f"linux.resources.{w.field}: the {ctrl} controller is not "
