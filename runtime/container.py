@@ -319,8 +319,13 @@ def create(opts, *, for_run=False):
 
     check_id(cid)
     config = load_config(bundle)
+    if log.debugging():
+        log.debug(f"create {cid}: config loaded from {bundle}/config.json")
     pf = Preflight(config, bundle, cid, systemd=opts.systemd_cgroup, rootless=opts.rootless)
     pf.raise_first()
+    if log.debugging():
+        log.debug(f"create {cid}: config checked; rootfs {pf.rootfs}; namespaces new "
+                  f"[{', '.join(sorted(pf.plan.new)) or '-'}], joined [{', '.join(sorted(pf.plan.join)) or '-'}]")
     proc = config.get("process") or {}
     if proc.get("terminal") and not opts.console_socket and (not for_run or opts.detach):
         raise RuntimeFailure("process.terminal is true: --console-socket is required with "
@@ -357,6 +362,8 @@ def create(opts, *, for_run=False):
         c.data["status"] = CREATED
         c.save()
         test_step("create-saved")
+        if log.debugging():
+            log.debug(f"create {cid}: created, init pid {c.pid}, waiting for start on {c.fifo}")
         if opts.pid_file:
             write_pid_file(opts.pid_file, c.pid)
         return c, master
@@ -379,6 +386,8 @@ def _spawn(c, config, pf, bundle, opts):
     os.mkfifo(c.fifo, 0o600)
     test_step("create-fifo")
     fifo_fd = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
+    if log.debugging():
+        log.debug(f"create {c.id}: start fifo {c.fifo} made and opened")
     init_fd = _sealed_init()
     ns_fds = plan.open_paths()
     mgr.journal = lambda path, ours=True: c.journal("cgroup", path, ours)
@@ -395,6 +404,9 @@ def _spawn(c, config, pf, bundle, opts):
         mgr.journal = None
     c.data["cgroups"] = mgr.to_state()
     test_step("create-cgroups-set")
+    if log.debugging():
+        log.debug(f"create {c.id}: cgroups at {', '.join(mgr._dirs()) or '-'} (made: {', '.join(mgr.created) or 'none'}), "
+                  "resources set")
     parent, child = Channel.pair()
     job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=pf.rootfs, chan=child,
                    ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
@@ -430,6 +442,8 @@ def _spawn(c, config, pf, bundle, opts):
                 c.data["start_time"] = proc_start_time(msg["pid"])
                 c.save()
                 test_step("create-pid-saved")
+                if log.debugging():
+                    log.debug(f"create {c.id}: namespaces made, container init pid {msg['pid']}")
                 _reap(pid1)
                 pid1 = None
             elif kind == "hooks":
@@ -439,6 +453,10 @@ def _spawn(c, config, pf, bundle, opts):
                 hooks.run(config, "prestart", state)
                 hooks.run(config, "createRuntime", state)
                 test_step("create-hooks")
+                if log.debugging():
+                    hk = config.get("hooks") or {}
+                    log.debug(f"create {c.id}: rootfs mounted; hooks run: prestart {len(hk.get('prestart') or ())}, "
+                              f"createRuntime {len(hk.get('createRuntime') or ())}")
                 created = dict(state, status=CREATED)
                 parent.send("hooks-done", state=state, start_words=hooks.encode_for_init(config, created))
             elif kind == "console":
@@ -659,6 +677,8 @@ def start_container(c):
         os.write(wfd, b"0")
         os.close(wfd)
         test_step("start-signalled")
+        if log.debugging():
+            log.debug(f"start {c.id}: start signal written to {c.fifo}")
         os.unlink(c.fifo)
         # pyrunc-init holds the fifo until its exec closes it: POLLHUP then means the
         # container's program runs (or init failed and wrote why into the fifo).
@@ -675,6 +695,8 @@ def start_container(c):
     if rest and rest != b"0":
         raise RuntimeFailure(rest.decode(errors="replace").strip().splitlines()[-1])
     test_step("start-running")
+    if log.debugging():
+        log.debug(f"start {c.id}: started, pid {c.pid} runs the container's process")
     from runtime import hooks
 
     try:
@@ -779,6 +801,8 @@ def delete_container(c, force):
     state = c.spec_state()
     teardown(c)
     test_step("delete-removed")
+    if log.debugging():
+        log.debug(f"delete {c.id}: was {st}; processes killed, cgroups and state removed")
     # The point of no return is behind us: from here on nothing may fail (hooks were
     # validated at create; a failing one is a warning, as runc does).
     state["status"] = STOPPED
@@ -786,5 +810,7 @@ def delete_container(c, force):
         from runtime import hooks
 
         hooks.run_all_warn(c.data, "poststop", state, log.warn)
+        if log.debugging():
+            log.debug(f"delete {c.id}: poststop hooks run: {len((c.data.get('hooks') or {}).get('poststop') or ())}")
     except Exception as e:
         log.warn(f"hooks.poststop: {type(e).__name__}: {e}")

@@ -54,5 +54,14 @@ def warn(msg):
     log("warning", msg)
 
 
-def debug(msg):
-    log("debug", msg)
+def debugging():
+    """--debug given: guard each debug line with it, so that without --debug not even the
+    message is formatted (`if log.debugging(): log.debug(f"...")`)."""
+    return _state["debug"]
+
+
+def debug(msg, *args):
+    """A debug line (only with --debug); args, if any, are %-formatted into msg lazily."""
+    if not _state["debug"]:
+        return
+    log("debug", msg % args if args else msg)

@@ -362,3 +362,70 @@ def test_empty_existing_cgroup_gives_no_warning(rt, cid, make_bundle, tdir):
             assert "not empty" not in f.read()
     finally:
         cg.remove()
+
+
+# -- --debug ----------------------------------------------------------------------------
+
+def _lifecycle(rt, cid, bundle, global_args):
+    for args in (["create", "--bundle", bundle.path, cid], ["start", cid],
+                 ["exec", cid, "true"], ["kill", cid, "KILL"]):
+        if args[0] == "create":
+            rt.track(cid)
+        r = rt.cmd(*args, global_args=global_args, timeout=30)
+        assert r.rc == 0, r
+    assert rt.wait_status(cid, "stopped") == "stopped"
+    r = rt.cmd("delete", cid, global_args=global_args, timeout=30)
+    assert r.rc == 0, r
+
+
+def _parse_text(line):
+    import re
+
+    m = re.match(r'time="[^"]+" level=(\w+) msg=(".*")$', line)
+    assert m, line
+    return m.group(1), json.loads(m.group(2))
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_debug_logs_each_step(rt, cid, make_bundle, tdir, fmt):
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc's own debug lines")
+    log = os.path.join(tdir, f"debug.{fmt}")
+    b = make_bundle(["sleep", "100"], hooks={"prestart": [{"path": "/bin/true"}]})
+    _lifecycle(rt, cid, b, ["--debug", "--log", log, "--log-format", fmt])
+    with open(log) as f:
+        lines = [json.loads(x) if fmt == "json" else _parse_text(x) for x in f.read().splitlines()]
+    if fmt == "json":
+        lines = [(x["level"], x["msg"]) for x in lines]
+    debug = [m for lvl, m in lines if lvl == "debug"]
+    assert all(lvl in ("debug", "warning") for lvl, _ in lines), lines
+    want = [f"create {cid}: config loaded from {b.path}/config.json", "cgroups at /sys/fs/cgroup/",
+            "namespaces new [", "container init pid", "hooks run: prestart 1", "start fifo",
+            f"create {cid}: created, init pid", f"start {cid}: start signal written",
+            f"start {cid}: started, pid", f"exec {cid}: namespaces joined", f"delete {cid}: was stopped"]
+    for w in want:
+        assert any(w in m for m in debug), (w, debug)
+    # in the order they happened
+    idx = [next(i for i, m in enumerate(debug) if w in m) for w in want[:1] + want[6:]]
+    assert idx == sorted(idx), debug
+
+
+def test_without_debug_nothing_more_is_logged(rt, cid, make_bundle, tdir):
+    log = os.path.join(tdir, "quiet.log")
+    b = make_bundle(["sleep", "100"])
+    _lifecycle(rt, cid, b, ["--log", log])
+    with open(log) as f:
+        text = f.read()
+    assert "level=debug" not in text and text.strip() == "", text
+
+
+def test_debug_without_log_goes_to_stderr(rt, cid, make_bundle):
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc's own debug lines")
+    b = make_bundle(["true"])
+    rt.track(cid)
+    r = rt.cmd("--debug", "run", "--bundle", b.path, cid, timeout=30)
+    assert r.rc == 0, r
+    assert "level=debug" in r.err and f"create {cid}: config loaded" in r.err, r
+    r = rt.cmd("run", "--bundle", b.path, cid, timeout=30)
+    assert r.rc == 0 and r.err == "", r

@@ -81,6 +81,9 @@ def _exec(opts):
         # reap it, so its pid stays ours to kill or wait for.
         lib.prctl(lib.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         pid, master = _spawn(opts, proc, base, target, mgr, state)
+        if log.debugging():
+            log.debug(f"exec {opts.id}: namespaces joined, cgroups {', '.join(mgr._dirs()) if mgr else '-'}; "
+                      f"process pid {pid} runs {(proc.get('args') or ['?'])[0]}")
     finally:
         target.close()
         if mgr is not None:
