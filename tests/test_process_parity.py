@@ -429,3 +429,27 @@ def test_debug_without_log_goes_to_stderr(rt, cid, make_bundle):
     assert "level=debug" in r.err and f"create {cid}: config loaded" in r.err, r
     r = rt.cmd("run", "--bundle", b.path, cid, timeout=30)
     assert r.rc == 0 and r.err == "", r
+
+
+# -- run --keep -------------------------------------------------------------------------
+
+def test_run_keep_keeps_the_stopped_container_and_its_cgroups(rt, cid, make_bundle):
+    b = make_bundle(shell("exit 3"), linux={"cgroupsPath": f"/pyrunc/{cid}"})
+    r = rt.run(cid, b, extra=["--keep"])
+    assert r.rc == 3, r
+    st = rt.state(cid)
+    assert st["status"] == "stopped" and st["id"] == cid, st
+    kept = [os.path.join(CG, h, "pyrunc", cid) for h in ("pids", "memory", "freezer")]
+    assert all(os.path.isdir(d) for d in kept), kept
+    r = rt.delete(cid)
+    assert r.rc == 0, r
+    assert rt.status(cid) is None
+    assert not any(os.path.isdir(d) for d in kept), "delete left the cgroups"
+
+
+def test_run_without_keep_removes_it(rt, cid, make_bundle):
+    b = make_bundle(["true"])
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    assert rt.status(cid) is None
+    assert not os.path.isdir(os.path.join(CG, "pids", "pyrunc", cid))
