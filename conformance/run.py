@@ -178,6 +178,23 @@ def _(c: Ctx):
        "cwd")
 
 
+@requirement("process.optional", "process is optional: create without it "
+             "succeeds and start then MUST generate an error (runtime.md start)")
+def _(c: Ctx):
+    b = c.bundle(write=False)
+    del b.config["process"]
+    b.write()
+    cid = c.cid()
+    r = c.rt.create(cid, b, timeout=60)
+    check(r.rc == 0, f"create without process failed: {r.err.strip()}")
+    eq(c.rt.state(cid)["status"], "created", "status after create")
+    r = c.rt.start(cid, timeout=60)
+    check(r.rc != 0, "start of a container without process succeeded")
+    r = c.rt.delete(cid, force=True, timeout=60)
+    check(r.rc == 0, f"delete failed: {r.err.strip()}")
+    check(c.rt.status(cid) is None, "container still there after delete")
+
+
 @requirement("process.user.uid-gid", "user.uid and user.gid are the "
              "process's uid and gid")
 def _(c: Ctx):
