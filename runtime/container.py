@@ -661,6 +661,9 @@ def start_container(c):
     st = c.status()
     if st != CREATED:
         if st == STOPPED:
+            if log.debugging():
+                log.debug(f"start {c.id}: init pid {c.pid} (start time {c.data.get('start_time')}) is gone: "
+                          f"now {proc_start_time(c.pid) if c.pid else None}")
             raise RuntimeFailure("cannot start a container that has stopped")
         raise RuntimeFailure(f"cannot start an already {st} container")
     if not (c.data.get("exec") or {}).get("process"):
@@ -670,6 +673,8 @@ def start_container(c):
         wfd = os.open(c.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         if e.errno == errno.ENXIO:
+            if log.debugging():
+                log.debug(f"start {c.id}: no reader on {c.fifo}: init pid {c.pid} alive: {c.alive()}")
             raise RuntimeFailure("cannot start a container that has stopped") from None
         raise RuntimeFailure(f"start signal: {e.strerror}") from None
     rfd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
