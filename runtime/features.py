@@ -15,7 +15,8 @@ def document():
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.3.0",
         "hooks": list(hooks.KINDS),
-        "mountOptions": sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | {"tmpcopyup"}),
+        "mountOptions": sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.REC_ATTRS)
+                               | {"tmpcopyup"}),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": capabilities.NAMES[: capabilities.last_cap() + 1],
@@ -31,7 +32,8 @@ def document():
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            # idmap/ridmap on bind mounts with uidMappings/gidMappings (mount_setattr)
+            "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": False},
         },
         "annotations": {

@@ -82,6 +82,8 @@ def _stage1(job):
     job.cgroups.close_dirs()
     test_step("stage1-joined")
     process.set_oom_score_adj("self", (job.config.get("process") or {}).get("oomScoreAdj"))
+    # bind sources (and idmapped mounts) opened while we still have the host's privileges
+    job.bind_trees = mounts.preopen_binds(job.config, job.bundle, plan.has("user")) if plan.has("mount") else {}
     ns_fds = dict(job.ns_fds)
     if "user" in ns_fds:
         namespaces.setns(ns_fds.pop("user"), "user")
@@ -135,9 +137,10 @@ def _stage2(job):
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         dev_is_ours = True  # the default devices are made unless /dev is bound from elsewhere
         for i, m in enumerate(config.get("mounts") or ()):
-            mounts.do_mount(root_fd, m, i, job.bundle, plan.has("cgroup"))
+            mounts.do_mount(root_fd, m, i, job.bundle, plan.has("cgroup"), job.bind_trees.get(i))
             if m.get("destination", "").rstrip("/") == "/dev":
                 dev_is_ours = not mounts.Options(m.get("options")).bind and m.get("type") != "bind"
+        mounts.close_trees(job.bind_trees)
         from runtime import devices
 
         devices.create_devices(root_fd, linux.get("devices"), dev_is_ours, plan.has("user"))

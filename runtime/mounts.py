@@ -297,7 +297,134 @@ def _on_procfs(source, bundle):
         os.close(fd)
 
 
-def do_mount(root_fd, m, i, bundle, cgroup_ns):
+# -- bind sources opened with the runtime's own privileges (open_tree) ----------------
+
+def _bind_source(m, bundle):
+    source = m.get("source")
+    if source and not os.path.isabs(source):
+        source = os.path.join(bundle, source)
+    return source
+
+
+def _is_bind(m, opts):
+    return opts.bind or m.get("type") == "bind"
+
+
+def preopen_binds(config, bundle, all_binds):
+    """{index: (tree fd, "dir"/"file")} of mounts[]'s bind sources, each a detached clone
+    (open_tree(OPEN_TREE_CLONE)) made now, with the runtime's privileges in the host's
+    mount namespace: before the container's user namespace is entered (all_binds: a
+    source under a directory the mapped root cannot search still works), and for every
+    idmapped mount, which the kernel idmaps only while it is detached.  do_mount attaches
+    the clone with move_mount.  The caller closes the fds (they are O_CLOEXEC)."""
+    import stat as _stat
+
+    from runtime._native import ffi, lib
+
+    out = {}
+    try:
+        for i, m in enumerate(config.get("mounts") or ()):
+            dest = m.get("destination") or ""
+            field = f"mounts[{i}] ({dest if dest.startswith('/') else '/' + dest})"
+            opts = Options(m.get("options"), field)
+            idmap = opts.idmap or m.get("uidMappings") or m.get("gidMappings")
+            if not (_is_bind(m, opts) and (all_binds or idmap)):
+                if idmap:
+                    raise RuntimeFailure(f"{field}.options: idmapped mounts are supported for bind mounts only")
+                continue
+            source = _bind_source(m, bundle)
+            if not source:
+                raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
+            if proc_destination_problem(dest, m.get("type"), m.get("options")):
+                continue  # do_mount refuses it with its reason
+            flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | (lib.AT_RECURSIVE if opts.flags & MS.REC else 0)
+            fd = lib.pyrunc_open_tree(-100, source.encode(), flags)
+            if fd < 0:
+                raise RuntimeFailure(f"{field}.source: {source}: {os.strerror(ffi.errno)}")
+            out[i] = (fd, "dir" if _stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+            if idmap:
+                _idmap_tree(fd, m, opts, field)
+    except BaseException:
+        close_trees(out)
+        raise
+    return out
+
+
+def close_trees(trees):
+    for fd, _ in (trees or {}).values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _idmap_tree(fd, m, opts, field):
+    """MOUNT_ATTR_IDMAP on the detached tree fd with a user namespace made for the
+    mount's uidMappings/gidMappings (the owner on disk is the containerID of a mapping,
+    seen as its hostID: mount_setattr(2))."""
+    uid_maps, gid_maps = m.get("uidMappings"), m.get("gidMappings")
+    if not uid_maps or not gid_maps:
+        raise RuntimeFailure(f"{field}.options: {opts.idmap or 'idmap'} needs both uidMappings and "
+                             "gidMappings on the mount (the container's own user namespace is not "
+                             "used for idmapped mounts yet)")
+    userns = _mapping_userns(uid_maps, gid_maps, field)
+    try:
+        mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns,
+                      what=f"{field}: idmap the mount of {m.get('source')}")
+    finally:
+        os.close(userns)
+
+
+def _mapping_userns(uid_maps, gid_maps, field):
+    """An fd of a new user namespace with these mappings: a child unshares it and waits
+    while we write its maps and open its ns file, then exits."""
+    from runtime import namespaces, procfs
+
+    r1, w1 = os.pipe2(os.O_CLOEXEC)
+    r2, w2 = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r1)
+            os.close(w2)
+            namespaces.unshare(namespaces.TYPES["user"][0], "user namespace")
+            os.write(w1, b"u")
+            os.read(r2, 1)  # until the parent is done (EOF)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w1)
+    os.close(r2)
+    try:
+        if os.read(r1, 1) != b"u":
+            raise RuntimeFailure(f"{field}: cannot create a user namespace for the mapping")
+        procfs.write(f"{pid}/uid_map", namespaces.format_map(uid_maps), f"{field}.uidMappings")
+        procfs.write(f"{pid}/gid_map", namespaces.format_map(gid_maps), f"{field}.gidMappings")
+        proc_fd = procfs.open_root(what=field)
+        try:
+            nsdir = procfs.open_at(proc_fd, f"{pid}/ns", os.O_PATH | os.O_DIRECTORY, field)
+        finally:
+            os.close(proc_fd)
+        try:
+            return os.open("user", os.O_RDONLY | os.O_CLOEXEC, dir_fd=nsdir)  # the nsfs file
+        finally:
+            os.close(nsdir)
+    finally:
+        os.close(w2)
+        os.close(r1)
+        os.waitpid(pid, 0)
+
+
+def _move_tree(tree, target_fd, what):
+    from runtime._native import ffi, lib
+
+    if lib.pyrunc_move_mount(tree, b"", target_fd, b"",
+                             lib.MOVE_MOUNT_F_EMPTY_PATH | lib.MOVE_MOUNT_T_EMPTY_PATH) != 0:
+        raise RuntimeFailure(f"{what}: {os.strerror(ffi.errno)}")
+
+
+def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
     """Mount one entry of config mounts[] under the rootfs."""
     dest = m["destination"]
     if not dest.startswith("/"):
@@ -316,10 +443,15 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
     problem = proc_destination_problem(dest, fstype, m.get("options"))
     if problem:
         raise RuntimeFailure(f"mounts[{i}].destination: {problem}")
-    if opts.bind and normalize(dest) == "/proc" and _on_procfs(source, bundle) is False:
+    if opts.bind and normalize(dest) == "/proc" and (
+            _on_procfs(source, bundle) if tree is None else _fd_on_procfs(tree[0])) is False:
         raise RuntimeFailure(f"mounts[{i}].source: a bind mount on /proc must come from a procfs "
                              f"({source} is not on one)")
-    if opts.bind:
+    if tree is not None:  # opened by preopen_binds
+        kind = tree[1]
+        if not os.path.isabs(source):
+            source = os.path.join(bundle, source)
+    elif opts.bind:
         if not source:
             raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
         if not os.path.isabs(source):
@@ -345,7 +477,10 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns):
                                  "mounted because it is inside /proc")
         target = fd_path(fd)
         if opts.bind:
-            mount(source, target, None, MS.BIND | (opts.flags & MS.REC), what=f"{field}: bind {source} on {dest}")
+            if tree is not None:
+                _move_tree(tree[0], fd, f"{field}: bind {source} on {dest}")
+            else:
+                mount(source, target, None, MS.BIND | (opts.flags & MS.REC), what=f"{field}: bind {source} on {dest}")
             extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT)
             if extra:
                 # Re-resolve: the bind has put a new mount on top of the fd's dentry.

@@ -602,3 +602,99 @@ def test_no_pivot_sees_only_its_root(rt, cid, make_bundle):
     for point in ("/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/sys"):
         assert rep.mount_at(point), (point, r.out)
     assert rep["write./dev/shm/x"] == "ok"
+
+
+# -- bind sources in a new user namespace, idmapped mounts --------------------------
+
+_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def _userns_bundle(make_bundle, tdir, script):
+    os.chmod(tdir, 0o755)  # the mapped root reaches the rootfs
+    b = make_bundle(shell(script), write=False)
+    b.config["linux"]["namespaces"].append({"type": "user"})
+    b.config["linux"]["uidMappings"] = _MAP
+    b.config["linux"]["gidMappings"] = _MAP
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["destination"] not in ("/sys/fs/cgroup", "/sys")]
+    for d in ("/data", "/idm", "/plain"):  # the mapped root cannot make them in the host's rootfs
+        os.makedirs(b.rootfs_path(d), exist_ok=True)
+    return b
+
+
+@pytest.mark.parametrize("options", [["rbind", "ro"], ["bind"]])
+def test_userns_bind_source_under_private_dir(rt, cid, make_bundle, tdir, options):
+    """The source is opened with the runtime's privileges before the user namespace is
+    entered: the container's mapped root could not search the 0700 directory."""
+    private = os.path.join(tdir, "private")
+    os.makedirs(os.path.join(private, "data"))
+    with open(os.path.join(private, "data", "f"), "w") as f:
+        f.write("behind-0700\n")
+    os.chmod(private, 0o700)
+    b = _userns_bundle(make_bundle, tdir, "cat /data/f; echo x > /data/w 2>/dev/null && echo wrote || echo ro")
+    b.add_mount("/data", "bind", os.path.join(private, "data"), options)
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split()[0] == "behind-0700", r
+    # host root owns /data: the mapped root may not write it either way; with ro it is EROFS
+    assert r.out.split()[1] == "ro", r
+
+
+def test_idmapped_bind_mount(rt, cid, make_bundle, tdir):
+    """A file owned by host uid/gid 1234 appears, through mounts[].uidMappings
+    (containerID 1234 -> hostID 4321), as 4321 in a container without a user namespace."""
+    src = os.path.join(tdir, "idsrc")
+    os.makedirs(src)
+    path = os.path.join(src, "owned")
+    with open(path, "w") as f:
+        f.write("x\n")
+    os.chown(path, 1234, 1234)
+    b = make_bundle(shell("stat -c '%u %g' /idm/owned /plain/owned; touch /idm/new && stat -c '%u %g' /idm/new"),
+                    write=False)
+    b.config["root"]["readonly"] = False
+    m = b.add_mount("/idm", "bind", src, ["rbind", "idmap"])
+    b.config["mounts"][-1]["uidMappings"] = [{"containerID": 1234, "hostID": 4321, "size": 1},
+                                             {"containerID": 0, "hostID": 0, "size": 1}]
+    b.config["mounts"][-1]["gidMappings"] = [{"containerID": 1234, "hostID": 4321, "size": 1},
+                                             {"containerID": 0, "hostID": 0, "size": 1}]
+    b.add_mount("/plain", "bind", src, ["rbind"])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split("\n")[:3] == ["4321 4321", "1234 1234", "0 0"], r.out
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid) == (1234, 1234)  # the host's view is unchanged
+    assert m is None or m
+
+
+def test_idmapped_mount_in_user_namespace(rt, cid, make_bundle, tdir):
+    """The usual use: host-root-owned files appear as the container's root (mapping the
+    disk's 0 to host 100000, which is the container's 0)."""
+    src = os.path.join(tdir, "idsrc-u")
+    os.makedirs(src)
+    with open(os.path.join(src, "owned"), "w") as f:
+        f.write("x\n")
+    b = _userns_bundle(make_bundle, tdir, "stat -c '%u %g' /idm/owned /plain/owned; "
+                                          "echo y > /idm/owned && echo wrote")
+    b.add_mount("/idm", "bind", src, ["rbind", "idmap"])
+    b.config["mounts"][-1]["uidMappings"] = _MAP
+    b.config["mounts"][-1]["gidMappings"] = _MAP
+    b.add_mount("/plain", "bind", src, ["rbind"])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split("\n")[:3] == ["0 0", "65534 65534", "wrote"], r.out
+    with open(os.path.join(src, "owned")) as f:
+        assert f.read() == "y\n"
+    assert os.stat(os.path.join(src, "owned")).st_uid == 0
+
+
+def test_idmap_on_a_non_bind_mount_is_an_error(rt, cid, make_bundle):
+    b = make_bundle(shell("true"), write=False)
+    b.add_mount("/t", "tmpfs", "tmpfs", ["idmap"])
+    b.config["mounts"][-1]["uidMappings"] = _MAP
+    b.config["mounts"][-1]["gidMappings"] = _MAP
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert_error(r, rt)
+    assert "mounts[" in r.err and "(/t)" in r.err, r.err

@@ -163,7 +163,8 @@ def test_features_document(rt):
     # the systemd driver works with systemd as PID 1 on pure cgroup v2 only: be truthful
     from runtime import cgroups
     assert linux["cgroup"]["systemd"] is (os.path.isdir("/run/systemd/system") and cgroups.host_mode() == "v2")
-    assert "rro" not in doc["mountOptions"]  # not implemented, so not listed
+    assert {"rro", "rnosuid", "rnosymfollow"} <= set(doc["mountOptions"])  # mount_setattr(AT_RECURSIVE)
+    assert linux["mountExtensions"]["idmap"]["enabled"] is True
 
 
 @pytest.mark.pyrunc_only
