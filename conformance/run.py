@@ -464,6 +464,55 @@ def _(c: Ctx):
               f"mounted on the host: {m['line']}")
 
 
+@requirement("linux.rootfsPropagation", "rootfsPropagation shared, private and "
+             "unbindable are the propagation of the container's / (config-linux.md)")
+def _(c: Ctx):
+    want = {"shared": "shared:", "private": None, "unbindable": "unbindable"}
+    for prop, mark in want.items():
+        b = c.bundle(cb.checker_args("mounts"), write=False)
+        b.config["linux"]["rootfsPropagation"] = prop
+        b.write()
+        root = c.report(b=b).mount_at("/")
+        check(root is not None, f"{prop}: no mount at /")
+        opt = root["optional"]
+        if mark is None:
+            check(not any(o.startswith(("shared:", "master:")) or o == "unbindable" for o in opt),
+                  f"{prop}: {root['line']}")
+        else:
+            check(any(o.startswith(mark) for o in opt), f"{prop}: {root['line']}")
+
+
+@requirement("mounts.options.recursive", "recursive mount options (rro, rnosuid, "
+             "rnoexec ...) apply to every submount of a bind (config.md)")
+def _(c: Ctx):
+    b = c.bundle(cb.checker_args("mounts", "write=/dst/sub/x", "write=/src/sub/y"),
+                 root={"readonly": False}, write=False)
+    b.add_mount("/src/sub", "tmpfs", "tmpfs", ["mode=1777"])
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), ["rbind", "rro", "rnosuid"])
+    b.write()
+    rep = c.report(b=b)
+    eq(rep["write./dst/sub/x"], "fail", "write in the submount of the rro bind")
+    eq(rep["write./src/sub/y"], "ok", "write in the original")
+    sub = rep.mount_at("/dst/sub")
+    check(sub is not None and {"ro", "nosuid"} <= sub["options"], f"submount: {sub}")
+
+
+@requirement("mounts.idmap", "a bind mount with uidMappings/gidMappings is idmapped: "
+             "an owner containerID on disk appears as its hostID (config.md)")
+def _(c: Ctx):
+    src = c.host_dir("idsrc")
+    path = os.path.join(src, "f")
+    open(path, "w").close()
+    os.chown(path, 1234, 1234)
+    b = c.bundle(cb.shell("stat -c '%u %g' /m/f"), write=False)
+    b.add_mount("/m", "bind", src, ["rbind", "idmap"])
+    b.config["mounts"][-1]["uidMappings"] = [{"containerID": 1234, "hostID": 4321, "size": 1}]
+    b.config["mounts"][-1]["gidMappings"] = [{"containerID": 1234, "hostID": 4321, "size": 1}]
+    b.write()
+    eq(c.run_ok(b).out.strip(), "4321 4321", "owner seen through the idmapped mount")
+    eq((os.stat(path).st_uid, os.stat(path).st_gid), (1234, 1234), "owner on the host")
+
+
 @requirement("linux.maskedPaths", "maskedPaths are masked (unreadable "
              "content)")
 def _(c: Ctx):
