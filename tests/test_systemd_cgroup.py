@@ -97,6 +97,14 @@ def test_limits_in_cgroup_files_and_cleanup(driver, rt, sdrt, new_cid, make_bund
         p = _show(unit, "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec", "Delegate", "Slice", "ActiveState")
         assert p == {"MemoryMax": str(64 << 20), "TasksMax": "32", "CPUQuotaPerSecUSec": "500ms",
                      "Delegate": "yes", "Slice": "system.slice", "ActiveState": "active"}, p
+    # update: the files, and for the systemd driver the unit's properties too
+    u = r.cmd("update", "--memory", str(128 << 20), "--pids-limit", "64", "--cpu-quota", "25000", cid)
+    assert u.rc == 0, u
+    assert (_read(f"{d}/memory.max"), _read(f"{d}/pids.max"), _read(f"{d}/cpu.max")) == \
+        (str(128 << 20), "64", "25000 100000")
+    if driver == "systemd":
+        p = _show(f"pytest-{cid}.scope", "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec")
+        assert p == {"MemoryMax": str(128 << 20), "TasksMax": "64", "CPUQuotaPerSecUSec": "250ms"}, p
     assert r.kill(cid, "KILL").rc == 0
     assert wait_for(lambda: r.state(cid)["status"] == "stopped", timeout=60)
     assert r.delete(cid).rc == 0
