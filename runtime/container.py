@@ -344,11 +344,17 @@ def create(opts, *, for_run=False):
     from runtime.capabilities import warn_ungrantable
 
     warn_ungrantable((config.get("process") or {}).get("capabilities"), log.warn)
-    _check_existing_cgroups(pf.cgroups)  # before anything is made: teardown would thaw it
     test_step("create-validated")
 
     c = Container.new(root, cid)
     mgr = pf.cgroups
+    try:
+        # before anything is made: teardown would thaw (and kill in) a cgroup not ours
+        _check_existing_cgroups(mgr)
+    except BaseException:
+        c.remove()
+        c.close()
+        raise
     try:
         c.data.update({
             "ociVersion": OCI_VERSION, "bundle": bundle, "rootfs": pf.rootfs,

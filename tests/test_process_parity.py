@@ -323,7 +323,7 @@ def test_run_into_a_frozen_cgroup_is_refused(rt, cid, make_bundle, hierarchy, fi
         assert "linux.cgroupsPath" in r.err and "frozen" in r.err and cg.path in r.err, r
         assert not os.path.exists(os.path.join(rt.root, cid)), "state dir left behind"
         assert cg.read(file).strip() == value, "the runtime thawed a cgroup it did not make"
-        made = [n for n in os.listdir(os.path.join(CG, "pids", "pyrunc")) if n.startswith(cid)]
+        made = [d for d in (os.path.join(CG, "pids", rel), os.path.join(CG, "memory", rel)) if os.path.exists(d)]
         assert not made, f"cgroups made: {made}"
     finally:
         cg.remove()
