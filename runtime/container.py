@@ -453,6 +453,8 @@ def _spawn(c, config, pf, bundle, opts):
                 _reap(pid1)
                 pid1 = None
             elif kind == "hooks":
+                if pid1 is not None:  # stage 1 reports the pid before stage 2 goes on
+                    raise RuntimeFailure("container init: stage 1 exited without reporting the pid")
                 # prestart, createRuntime and createContainer are lifecycle steps 3-5,
                 # after step 2 whose end the spec calls `created` (runc 1.1 says creating).
                 state = spec_state(c, CREATED, c.pid)

@@ -105,9 +105,18 @@ def _stage1(job):
         namespaces.write_time_offsets(job.config.get("linux", {}).get("timeOffsets"))
     sys.stdout.flush()
     sys.stderr.flush()
+    # Stage 2 shares the channel: it waits until this stage has sent its pid (EOF on this
+    # pipe when we exit), so the parent always has the pid before stage 2's "hooks" (the
+    # hooks' state needs it) and "ready" (a pid arriving after it was taken for the end
+    # of the exchange: the container then had no pid and `run` said "cannot start a
+    # container that has stopped").
+    order_r, order_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
+        os.close(order_w)
+        job.order_fd = order_r
         _guard(_stage2, job)
+    os.close(order_r)
     test_step("stage1-forked")
     job.chan.send("pid", pid=pid)
     os._exit(0)
@@ -117,6 +126,8 @@ def _stage2(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    os.read(job.order_fd, 1)  # EOF: stage 1 has reported our pid and exited
+    os.close(job.order_fd)
     test_step("stage2-start")
     config, plan = job.config, job.plan
     linux = config.get("linux") or {}

@@ -453,3 +453,66 @@ def test_run_without_keep_removes_it(rt, cid, make_bundle):
     assert r.rc == 0, r
     assert rt.status(cid) is None
     assert not os.path.isdir(os.path.join(CG, "pids", "pyrunc", cid))
+
+
+# -- the same id run twice in a row: "cannot start a container that has stopped" ----------
+
+def test_stage2_waits_until_stage1_has_reported_its_pid(rt, cid, make_bundle, tdir):
+    """The race behind `run` failing now and then with "cannot start a container that has
+    stopped": stage 1 and stage 2 share the channel to `create`, and under load stage 2
+    could send "ready" before stage 1 sent the pid, which then ended the exchange and the
+    container had no pid.  Stage 1 is held right after its fork here: stage 2 must wait
+    (blocked on a pipe), not go on to pyrunc-init and the start fifo."""
+    import signal
+
+    from util import wait_for
+
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc's test-only step hooks")
+    stop = os.path.join(tdir, "stop")
+    b = make_bundle(["true"])
+    env = dict(rt.env or os.environ, PYRUNC_TEST_STOP_AT="stage1-forked", PYRUNC_TEST_STOP_FILE=stop)
+    rt.track(cid)
+    p = rt.popen("create", "--bundle", b.path, cid, env=env)
+    try:
+        def stopped_pid():
+            try:
+                with open(stop) as f:
+                    words = f.read().split()
+            except FileNotFoundError:
+                return None
+            return int(words[1]) if len(words) >= 2 and words[0] == "stage1-forked" else None
+
+        s1 = wait_for(stopped_pid, timeout=30)
+        assert s1, f"stage 1 never reached stage1-forked: {rt.read_popen(p)}"
+
+        def child():
+            with open(f"/proc/{s1}/task/{s1}/children") as f:
+                kids = f.read().split()
+            return int(kids[0]) if kids else None
+
+        s2 = wait_for(child, timeout=10)
+        assert s2
+
+        def blocked_on():
+            try:
+                with open(f"/proc/{s2}/syscall") as f:
+                    sc = f.read().split()
+                if sc[0] != "0":  # read(2)
+                    return None
+                return os.readlink(f"/proc/{s2}/fd/{int(sc[1], 16)}")
+            except (OSError, IndexError, ValueError):
+                return None
+
+        what = wait_for(blocked_on, timeout=20)
+        assert what and what.startswith("pipe:"), f"stage 2 went on before its pid was reported: blocked on {what}"
+        os.kill(s1, signal.SIGCONT)
+        assert p.wait(timeout=30) == 0, rt.read_popen(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    st = rt.state(cid)
+    assert st["status"] == "created" and st["pid"] == s2, st
+    r = rt.start(cid)
+    assert r.rc == 0, r
