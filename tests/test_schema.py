@@ -98,6 +98,8 @@ names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, 
 chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")
 text = st.text(chars, max_size=12)
 abs_path = st.lists(names, max_size=4).map(lambda p: "/" + "/".join(p))
+dev_path = st.lists(names.filter(lambda n: n not in (".", "..")), min_size=1, max_size=4).map(
+    lambda p: "/" + "/".join(p)).filter(lambda p: os.path.normpath(p) != "/")
 uint16 = st.integers(0, 2**16 - 1)
 uint32 = st.integers(0, 2**32 - 1)
 uint64 = st.integers(0, 2**64 - 1)
@@ -188,7 +190,8 @@ annotations = st.dictionaries(st.text(chars, min_size=1, max_size=10), text, max
 @st.composite
 def device(draw):
     dtype = draw(st.sampled_from(["c", "b", "u", "p"]))
-    d = {"type": dtype, "path": draw(abs_path)}
+    # a device node below / (validate.py refuses "/" itself and ".." components)
+    d = {"type": dtype, "path": draw(dev_path)}
     if dtype != "p" or draw(st.booleans()):
         d["major"], d["minor"] = draw(int64), draw(int64)
     d.update(draw(opt_dict(fileMode=uint32, uid=uint32, gid=uint32)))
