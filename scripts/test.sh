@@ -28,4 +28,12 @@ export PYRUNC_TEST_REQUIRE_RUNTIME=1
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider tests || status=$?
 .venv/bin/python -m conformance --runtime "$PYRUNC_TEST_RUNTIME" || status=$?
+# The mainstream host layout, pure cgroup v2 with systemd as PID 1, in a qemu guest
+# (scripts/vm/; the image is built once per machine and cached in /var/cache/pyrunc-vm).
+# A guest that cannot be built or booted fails this step.  PYRUNC_VM=0 skips it, loudly.
+if [ "${PYRUNC_VM:-1}" = 0 ]; then
+    echo "scripts/test.sh: PYRUNC_VM=0: the systemd / cgroup v2 guest tests did NOT run" >&2
+else
+    PYRUNC_VM_TIMEOUT=${PYRUNC_VM_TIMEOUT:-1800} scripts/vm/test.sh || status=$?
+fi
 exit $status
