@@ -597,7 +597,9 @@ def teardown(c, mgr=None):
             os.waitpid(pid, os.WNOHANG)  # our child when `run` made us its subreaper
         except ChildProcessError:
             pass
-    dirs = mgr._dirs() if mgr is not None else journaled
+    # Without a manager, only the journal's leaves hold our processes: a journaled
+    # parent (the shared /pyrunc, a cgroupsPath parent) holds other containers too.
+    dirs = mgr._dirs() if mgr is not None else _journal_leaves(journaled)
     _kill_all_in(dirs)
     test_step("delete-killed")
     if mgr is not None:
@@ -642,21 +644,34 @@ def _kill_all_in(dirs, timeout=5.0):
         time.sleep(0.005)
 
 
+def _journal_leaves(dirs):
+    """The container's own cgroup directories among journaled ones: the deepest (every
+    hierarchy has the same relative path; a create killed between a parent's mkdir and
+    its leaf's has forked nothing yet).  Parents are never walked: they may hold others."""
+    if not dirs:
+        return []
+    depth = max(d.rstrip("/").count("/") for d in dirs)
+    return [d for d in dirs if d.rstrip("/").count("/") == depth]
+
+
 def _rmdirs(dirs):
     """Remove journaled cgroup directories (no state.json left to build a manager):
-    sub-cgroups first, deepest first; busy ones retried briefly."""
+    the leaves' sub-cgroups first, deepest first, busy leaves retried briefly; a
+    journaled parent is removed only if empty (other containers may be below it)."""
     import time
 
     from runtime.cgroups import Manager
 
     deadline = time.monotonic() + Manager.rmdir_timeout
+    leaves = set(_journal_leaves(dirs))
     todo = []
     for d in dirs:
-        for dirpath, _, _ in os.walk(d, topdown=False):
-            todo.append(dirpath)
+        if d in leaves:
+            for dirpath, _, _ in os.walk(d, topdown=False):
+                todo.append(dirpath)
         todo.append(d)
     for d in sorted(set(todo), key=lambda p: p.count("/"), reverse=True):
-        err = Manager._rmdir(d, deadline)
+        err = Manager._rmdir(d, deadline if d not in dirs or d in leaves else None)
         if err:
             log.warn(err)
 

@@ -516,3 +516,39 @@ def test_stage2_waits_until_stage1_has_reported_its_pid(rt, cid, make_bundle, td
     assert st["status"] == "created" and st["pid"] == s2, st
     r = rt.start(cid)
     assert r.rc == 0, r
+
+
+def test_delete_of_a_crashed_create_never_kills_below_a_shared_parent(rt, new_cid, make_bundle, token):
+    """Found while hunting the run-twice race: a create killed -9 that had made the shared
+    parent cgroup (journaled) and whose state.json is gone: its `delete --force` walked the
+    parent and killed (and removed) every other container's cgroup below it."""
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc's state dir and journal")
+    parent = f"pytest-{token}-shared"
+    a, b = new_cid(), new_cid()
+    bundle = make_bundle(["sleep", "100"], linux={"cgroupsPath": f"/{parent}/a"})
+    r = rt.run(a, bundle, detach=True)
+    assert r.rc == 0, r
+    pid = rt.state(a)["pid"]
+    # B: a state dir with only its journal, as a create killed after its mkdirs leaves it
+    sd = os.path.join(rt.root, b)
+    os.mkdir(sd)
+    os.chmod(sd, 0o1700)
+    leaf = os.path.join(CG, "pids", parent, "b")
+    os.mkdir(leaf)
+    with open(os.path.join(sd, "journal"), "w") as f:
+        f.write(json.dumps(["cgroup", os.path.join(CG, "pids", parent), True]) + "\n")
+        f.write(json.dumps(["cgroup", leaf, True]) + "\n")
+    rt.track(b)
+    r = rt.delete(b, force=True)
+    assert r.rc == 0, r
+    assert not os.path.exists(sd) and not os.path.exists(leaf)
+    assert rt.state(a)["status"] == "running" and os.path.exists(f"/proc/{pid}"), "another container was killed"
+    assert os.path.isdir(os.path.join(CG, "pids", parent, "a")), "another container's cgroup was removed"
+    r = rt.delete(a, force=True)
+    assert r.rc == 0, r
+    assert not os.path.isdir(os.path.join(CG, "pids", parent, "a"))
+    for h in os.listdir(CG):  # cgroupsPath parents are left by runc and pyrunc alike
+        d = os.path.join(CG, h, parent)
+        if os.path.isdir(d) and not os.path.islink(os.path.join(CG, h)):
+            os.rmdir(d)
