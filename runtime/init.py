@@ -83,7 +83,9 @@ def _stage1(job):
     test_step("stage1-joined")
     process.set_oom_score_adj("self", (job.config.get("process") or {}).get("oomScoreAdj"))
     # bind sources (and idmapped mounts) opened while we still have the host's privileges
-    job.bind_trees = mounts.preopen_binds(job.config, job.bundle, plan.has("user")) if plan.has("mount") else {}
+    job.bind_trees = mounts.preopen_binds(job.config, job.bundle, plan.has("user"),
+                                          dict(job.ns_fds).get("user"), os.path.realpath(job.rootfs)) \
+        if plan.has("mount") else {}
     ns_fds = dict(job.ns_fds)
     if "user" in ns_fds:
         namespaces.setns(ns_fds.pop("user"), "user")

@@ -168,7 +168,7 @@ def open_in_root(root_fd, path, create=None, what="mount destination", _links=0)
             raise
     parent, _, name = rel.rpartition("/")
     if name in ("", ".", ".."):
-        raise RuntimeFailure(f"{what} {path}: cannot be created")
+        raise RuntimeFailure(f"{what}: {path} cannot be created")
     pfd = open_in_root(root_fd, parent, "dir", what, _links) if parent else os.dup(root_fd)
     try:
         try:
@@ -181,18 +181,18 @@ def open_in_root(root_fd, path, create=None, what="mount destination", _links=0)
             link = _readlink_at(pfd, name)
             if link is not None:  # a dangling symlink: make its target instead
                 if _links >= 40:
-                    raise RuntimeFailure(f"{what} {path}: too many levels of symbolic links") from None
+                    raise RuntimeFailure(f"{what}: {path}: too many levels of symbolic links") from None
                 base = "/" if link.startswith("/") else _path_in_root(root_fd, pfd, what, path)
                 return open_in_root(root_fd, base.rstrip("/") + "/" + link.lstrip("/"), create,
                                     what, _links + 1)
         except NotADirectoryError:
-            raise RuntimeFailure(f"{what} {path}: a parent is not a directory") from None
+            raise RuntimeFailure(f"{what}: {path}: a parent is not a directory") from None
     finally:
         os.close(pfd)
     try:
         return openat2(root_fd, rel, O_PATH)
     except FileNotFoundError:
-        raise RuntimeFailure(f"{what} {path}: is a dangling symlink") from None
+        raise RuntimeFailure(f"{what}: {path} is a dangling symlink") from None
 
 
 def _readlink_at(dirfd, name):
@@ -209,7 +209,7 @@ def _path_in_root(root_fd, fd, what, path):
     if here == root or here == root + "/":
         return "/"
     if not here.startswith(root + "/"):
-        raise RuntimeFailure(f"{what} {path}: resolves outside the rootfs")
+        raise RuntimeFailure(f"{what}: {path} resolves outside the rootfs")
     return here[len(root):]
 
 
@@ -310,13 +310,17 @@ def _is_bind(m, opts):
     return opts.bind or m.get("type") == "bind"
 
 
-def preopen_binds(config, bundle, all_binds):
+def preopen_binds(config, bundle, all_binds, userns_fd=None, rootfs=None):
     """{index: (tree fd, "dir"/"file")} of mounts[]'s bind sources, each a detached clone
     (open_tree(OPEN_TREE_CLONE)) made now, with the runtime's privileges in the host's
     mount namespace: before the container's user namespace is entered (all_binds: a
     source under a directory the mapped root cannot search still works), and for every
     idmapped mount, which the kernel idmaps only while it is detached.  do_mount attaches
-    the clone with move_mount.  The caller closes the fds (they are O_CLOEXEC)."""
+    the clone with move_mount.  The caller closes the fds (they are O_CLOEXEC).
+
+    An idmapped mount without mappings of its own uses the container's: those of the
+    joined user namespace userns_fd, or linux.uidMappings/gidMappings (an identical
+    user namespace made for it: an idmapping is its maps, not which namespace holds them)."""
     import stat as _stat
 
     from runtime._native import ffi, lib
@@ -335,6 +339,8 @@ def preopen_binds(config, bundle, all_binds):
             source = _bind_source(m, bundle)
             if not source:
                 raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
+            if not idmap and rootfs and (os.path.realpath(source) + "/").startswith(rootfs.rstrip("/") + "/"):
+                continue  # in the rootfs: bound in stage2, with the mounts made before it under it
             if proc_destination_problem(dest, m.get("type"), m.get("options")):
                 continue  # do_mount refuses it with its reason
             flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | (lib.AT_RECURSIVE if opts.flags & MS.REC else 0)
@@ -343,7 +349,7 @@ def preopen_binds(config, bundle, all_binds):
                 raise RuntimeFailure(f"{field}.source: {source}: {os.strerror(ffi.errno)}")
             out[i] = (fd, "dir" if _stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
             if idmap:
-                _idmap_tree(fd, m, opts, field)
+                _idmap_tree(fd, m, opts, field, (config.get("linux") or {}), userns_fd)
     except BaseException:
         close_trees(out)
         raise
@@ -358,15 +364,20 @@ def close_trees(trees):
             pass
 
 
-def _idmap_tree(fd, m, opts, field):
+def _idmap_tree(fd, m, opts, field, linux, userns_fd):
     """MOUNT_ATTR_IDMAP on the detached tree fd with a user namespace made for the
     mount's uidMappings/gidMappings (the owner on disk is the containerID of a mapping,
     seen as its hostID: mount_setattr(2))."""
     uid_maps, gid_maps = m.get("uidMappings"), m.get("gidMappings")
+    if not uid_maps and not gid_maps:
+        if userns_fd is not None:
+            mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns_fd,
+                          what=f"{field}: idmap the mount of {m.get('source')}")
+            return
+        uid_maps, gid_maps = linux.get("uidMappings"), linux.get("gidMappings")
     if not uid_maps or not gid_maps:
         raise RuntimeFailure(f"{field}.options: {opts.idmap or 'idmap'} needs both uidMappings and "
-                             "gidMappings on the mount (the container's own user namespace is not "
-                             "used for idmapped mounts yet)")
+                             "gidMappings (on the mount, or the container's in linux)")
     userns = _mapping_userns(uid_maps, gid_maps, field)
     try:
         mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns,
@@ -470,7 +481,7 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
     try:
         fd = open_in_root(root_fd, dest, kind, f"{idx}.destination")
     except OSError as e:
-        raise RuntimeFailure(f"{idx}.destination {dest}: {e.strerror}") from None
+        raise RuntimeFailure(f"{idx}.destination: {dest}: {e.strerror}") from None
     try:
         if normalize(dest) not in PROC_OVERLAYS and normalize(dest) != "/proc" and _fd_on_procfs(fd):
             raise RuntimeFailure(f"mounts[{i}].destination: {dest} resolves into /proc: cannot be "

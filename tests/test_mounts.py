@@ -698,3 +698,34 @@ def test_idmap_on_a_non_bind_mount_is_an_error(rt, cid, make_bundle):
     r = rt.run(cid, b, timeout=30)
     assert_error(r, rt)
     assert "mounts[" in r.err and "(/t)" in r.err, r.err
+
+
+def test_idmap_with_the_containers_mappings(rt, cid, make_bundle, tdir):
+    """idmap without mappings on the mount: the container's user namespace mappings
+    (runc's and crun's rule): the host's root-owned file is the container root's."""
+    src = os.path.join(tdir, "idsrc-c")
+    os.makedirs(src)
+    with open(os.path.join(src, "owned"), "w") as f:
+        f.write("x\n")
+    b = _userns_bundle(make_bundle, tdir, "stat -c '%u %g' /idm/owned /plain/owned")
+    b.add_mount("/idm", "bind", src, ["rbind", "ridmap"])
+    b.add_mount("/plain", "bind", src, ["rbind"])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split("\n")[:2] == ["0 0", "65534 65534"], r.out
+
+
+def test_userns_rbind_of_a_rootfs_dir_keeps_earlier_mounts(rt, cid, make_bundle, tdir):
+    """A source inside the rootfs is bound in the container's namespace (not pre-opened
+    on the host): the tmpfs mounted on /src/sub before it is part of the rbind."""
+    b = _userns_bundle(make_bundle, tdir, "grep -F ' /dst/sub ' /proc/self/mountinfo | cut -d' ' -f5,9; "
+                                          "touch /dst/sub/x 2>/dev/null && echo wrote || echo ro")
+    os.makedirs(b.rootfs_path("/src/sub"), exist_ok=True)
+    b.add_mount("/src/sub", "tmpfs", "tmpfs", ["mode=1777"])
+    b.add_mount("/dst", "bind", b.rootfs_path("/src"), ["rbind", "rro"])
+    os.makedirs(b.rootfs_path("/dst"), exist_ok=True)
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    assert r.out.split("\n")[:2] == ["/dst/sub tmpfs", "ro"], r.out
