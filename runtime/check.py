@@ -367,13 +367,13 @@ def find_executable(rootfs, arg0, env=None, cwd="/"):
             host = resolve_in_root(rootfs, path)
             st = os.stat(host)
         except OSError:
-            return None, "%s does not exist in the rootfs" % path
+            return None, "%s does not exist in the rootfs" % _shown(path)
         if stat.S_ISDIR(st.st_mode):
-            return None, "%s is a directory" % path
+            return None, "%s is a directory" % _shown(path)
         if not stat.S_ISREG(st.st_mode):
-            return None, "%s is not a regular file" % path
+            return None, "%s is not a regular file" % _shown(path)
         if not st.st_mode & 0o111:
-            return None, "%s is not executable" % path
+            return None, "%s is not executable" % _shown(path)
         return host, None
     search = _env_value(env, "PATH")
     if search is None:
@@ -395,8 +395,8 @@ def find_executable(rootfs, arg0, env=None, cwd="/"):
             return host, None
         not_exec = not_exec or path
     if not_exec:
-        return None, "%s is not executable" % not_exec
-    return None, "%s was not found in the rootfs (searched PATH=%s)" % (arg0, search)
+        return None, "%s is not executable" % _shown(not_exec)
+    return None, "%s was not found in the rootfs (searched PATH=%s)" % (_shown(arg0), _shown(search))
 
 
 def executable_problems(config, bundle_dir):
