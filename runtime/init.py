@@ -94,14 +94,8 @@ def _stage1(job):
         job.chan.send("userns")
         job.chan.expect("mapped")
     if plan.has("user"):
-        try:
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-        except OSError as e:
-            raise RuntimeFailure(f"linux.uidMappings: become root in the user namespace: {e.strerror}") from None
-    for t in namespaces.JOIN_ORDER:
-        if t in ns_fds:
-            namespaces.setns(ns_fds[t], t)
+        namespaces.become_root("linux.uidMappings")
+    namespaces.join(ns_fds)
     namespaces.unshare(plan.unshare_flags(), "namespaces")
     if "time" in plan.new:
         namespaces.write_time_offsets(job.config.get("linux", {}).get("timeOffsets"))
@@ -272,6 +266,9 @@ def finish_process(job, proc, linux):
         console.own_slave(user.get("uid", 0))
     lib.prctl(lib.PR_SET_KEEPCAPS, 1, 0, 0, 0)
     process.set_user(user)
+    # A change of uid resets the dumpable flag to fs.suid_dumpable: set it again, so the
+    # container cannot ptrace or read /proc of this process before it execs (CVE-2016-9962).
+    lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     lib.prctl(lib.PR_SET_KEEPCAPS, 0, 0, 0, 0)
     if "umask" in user:
         os.umask(user["umask"])

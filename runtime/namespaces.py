@@ -84,6 +84,24 @@ def setns(fd, t):
         raise RuntimeFailure(f"linux.namespaces: join {t} namespace: {os.strerror(ffi.errno)}")
 
 
+def become_root(field):
+    """uid/gid 0 in the user namespace just entered (made or joined): what setns into
+    the namespaces it owns and the rest of the setup need."""
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as e:
+        raise RuntimeFailure(f"{field}: become root in the user namespace: {e.strerror}") from None
+
+
+def join(ns_fds):
+    """setns into every namespace of {type: fd} but the user one, in JOIN_ORDER
+    (mount last: after it, paths of the host are gone)."""
+    for t in JOIN_ORDER:
+        if t in ns_fds and t != "user":
+            setns(ns_fds[t], t)
+
+
 def unshare(flags, what="namespaces"):
     from runtime._native import ffi, lib
 

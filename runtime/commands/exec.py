@@ -435,15 +435,9 @@ def _enter(job):
     process.set_oom_score_adj("self", job.proc.get("oomScoreAdj"))
     ns = dict(job.ns_fds)
     if "user" in ns:
-        namespaces.setns(ns.pop("user"), "user")
-        try:
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-        except OSError as e:
-            raise RuntimeFailure(f"become root in the container's user namespace: {e.strerror}") from None
-    for t in namespaces.JOIN_ORDER:
-        if t in ns:
-            namespaces.setns(ns[t], t)
+        namespaces.setns(ns["user"], "user")
+        namespaces.become_root("exec")
+    namespaces.join(ns)
     for _, fd in job.ns_fds:
         os.close(fd)
     job.ns_fds = []
