@@ -1,7 +1,9 @@
 """pyrunc side by side with runc and crun: one command, one table.
 
     python3 -m bench [--runs N] [--warmup W] [--runtimes pyrunc,runc,crun]
-                     [--json] [--no-hyperfine] [--strict]
+                     [--json [FILE]] [--compare FILE] [--no-hyperfine]
+                     [--strict] [--parallel N] [--parallel-jobs J]
+                     [--parallel-rounds R]
 
 For every installed runtime, in one run:
 
@@ -9,18 +11,23 @@ For every installed runtime, in one run:
    timed by hyperfine (``-N``, ``--export-json``) when it is installed, else
    with ``time.perf_counter_ns`` around each subprocess;
 2. the lifecycle as separate processes, the way engines call it:
-   ``create --pid-file``, ``start``, ``state``, ``delete --force`` of a
-   ``/bin/sleep 10`` container (alive during ``state``), N times: per step and
-   per cycle;
+   ``create --pid-file``, ``start``, ``state``, ``kill KILL``, ``delete
+   --force`` of a ``/bin/sleep 10`` container (alive during ``state``, stopped
+   before ``delete``), N times: per step and per cycle;
 3. PSS and RSS of the waiting created process (the pid of the pid file, from
    ``/proc/PID/smaps_rollup``), N times;
 4. ``exec`` of ``/bin/true`` into a running ``/bin/sleep`` container
    (``RUNTIME --root R exec ID /bin/true``, the engines' exec probes), N times,
-   timed like ``run``.
+   timed like ``run``;
+5. parallel scale: 50 ``/bin/true`` containers, each created, started and
+   deleted, 10 at a time: containers per second;
+0. and the floor: ``/usr/bin/python3 -IS -c pass``, N times, in the same run.
 
 Then a table (one row per measure, one column per runtime, the ratios
-pyrunc/runc and pyrunc/crun) and the project's goals, PASS/MISS each; or all
-numbers as JSON with ``--json``.
+pyrunc/runc and pyrunc/crun) and the goals of issue 9, PASS/MISS each; or all
+numbers as JSON with ``--json``; ``--json FILE`` keeps them in FILE (with the
+commit measured) and ``--compare FILE`` shows an earlier run's pyrunc column
+beside this one.
 
 Each runtime gets its own temporary ``--root``; every container gets a
 ``cgroupsPath`` under ``/pyrunc-bench/``.  Containers, state dirs, bundles and
@@ -63,17 +70,38 @@ UNIFIED = os.path.join(CG_ROOT, "unified")
 KNOWN = ("pyrunc", "runc", "crun")
 SLEEP = ["/bin/sleep", "10"]
 
-#: (key, label, measure, limit, kind): kind "ratio" compares pyrunc with runc
+#: Parallel scale: this many containers, created, started and deleted with
+#: PARALLEL_JOBS at a time (--parallel N --parallel-jobs J)
+PARALLEL = 50
+PARALLEL_JOBS = 10
+
+#: The goals of issue 9, (key, label, measure, limit, kind).  kind:
+#: "floor": pyrunc's mean at most limit ms above the interpreter's floor
+#:   (``/usr/bin/python3 -IS -c pass``, measured in the same run);
+#: "ratio": pyrunc/runc <= limit; "ratio_min": pyrunc/runc >= limit;
+#: "plus_crun": pyrunc - crun <= limit ms; "abs": pyrunc's value <= limit.
 GOALS = [
-    ("run_true", "run /bin/true no slower than runc", "run.mean_ms",
-     1.0, "ratio"),
-    ("lifecycle", "lifecycle <= 1.2x runc", "lifecycle.total.mean_ms",
-     1.2, "ratio"),
-    ("pss", "PSS of the waiting process <= 2048 kB", "pss_kb.median",
-     2048, "abs"),
+    ("start", "start <= python3 floor + 1.5 ms", "lifecycle.start.mean_ms",
+     1.5, "floor"),
+    ("state", "state <= python3 floor + 1.5 ms", "lifecycle.state.mean_ms",
+     1.5, "floor"),
+    ("kill", "kill <= python3 floor + 1.5 ms", "lifecycle.kill.mean_ms",
+     1.5, "floor"),
+    ("delete", "delete of a stopped container <= python3 floor + 1.5 ms",
+     "lifecycle.delete.mean_ms", 1.5, "floor"),
+    ("run_true", "run /bin/true <= 0.9x runc", "run.mean_ms", 0.9, "ratio"),
+    ("create", "create <= crun + 5 ms", "lifecycle.create.mean_ms", 5.0,
+     "plus_crun"),
     ("exec", "exec /bin/true no slower than runc", "exec.mean_ms",
      1.0, "ratio"),
+    ("parallel", "parallel scale at least runc's containers/s",
+     "parallel.cps_median", 1.0, "ratio_min"),
+    ("pss", "PSS of the waiting process <= 1024 kB", "pss_kb.median",
+     1024, "abs"),
 ]
+
+#: the interpreter's own start-up, the floor of every pyrunc call
+FLOOR_ARGV = ["/usr/bin/python3", "-IS", "-c", "pass"]
 
 
 def log(msg: str) -> None:
@@ -416,9 +444,11 @@ def time_calls(rt: Rt, argv: list[str], name: str, cid: str | None,
 
 def measure_lifecycle(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
                       workdir: str) -> dict:
+    """create, start, state (must say running), kill KILL, then (untimed) wait
+    until state says stopped, and delete --force the stopped container."""
     step = Step(workdir)
     pidfile = os.path.join(workdir, "lifecycle.pid")
-    names = ("create", "start", "state", "delete")
+    names = ("create", "start", "state", "kill", "delete")
     per = {n: [] for n in names}
     total = []
     try:
@@ -429,9 +459,12 @@ def measure_lifecycle(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
                             pidfile, cid),
                      rt.cmd("start", cid),
                      rt.cmd("state", cid),
+                     rt.cmd("kill", cid, "KILL"),
                      rt.cmd("delete", "--force", cid)]
             took = []
             for name, argv in zip(names, calls):
+                if name == "delete":
+                    wait_stopped(rt, step, cid)
                 rc, ns = step(argv, capture=(name == "state"))
                 step.check(rc, argv)
                 took.append(ns / 1e6)
@@ -450,6 +483,99 @@ def measure_lifecycle(rt: Rt, bundle: str, cid: str, runs: int, warmup: int,
     for n in names:
         out[n] = stats(per[n])
     return out
+
+
+def wait_stopped(rt: Rt, step: Step, cid: str, timeout: float = 20) -> None:
+    """Poll ``state`` (untimed) until the container says stopped."""
+    argv = rt.cmd("state", cid)
+    deadline = time.monotonic() + timeout
+    while True:
+        rc, _ = step(argv, capture=True)
+        step.check(rc, argv)
+        st = json.loads(step.output()).get("status")
+        if st == "stopped":
+            return
+        if time.monotonic() > deadline:
+            raise BenchError(f"{rt.name}: state still says {st!r} "
+                             f"{timeout:.0f} s after kill KILL")
+        time.sleep(0.005)
+
+
+def measure_floor(runs: int, warmup: int, workdir: str) -> dict:
+    """``/usr/bin/python3 -IS -c pass``: the interpreter's own start-up."""
+    step = Step(workdir)
+    ms = []
+    for i in range(warmup + runs):
+        rc, ns = step(FLOOR_ARGV)
+        step.check(rc, FLOOR_ARGV)
+        if i >= warmup:
+            ms.append(ns / 1e6)
+    return dict(stats(ms), argv=FLOOR_ARGV, times_ms=ms)
+
+
+def measure_parallel(rt: Rt, bundles: list[str], ids: list[str], jobs: int,
+                     rounds: int, workdir: str) -> dict:
+    """len(ids) containers (running /bin/true), each created, started and
+    deleted (--force) by one of ``jobs`` workers, ``rounds`` times: wall
+    time and containers per second of each round."""
+    import threading
+    steps = []
+    for j in range(jobs):
+        d = os.path.join(workdir, f"par-{j}")
+        os.makedirs(d, exist_ok=True)
+        steps.append(Step(d))
+    walls, cps = [], []
+    try:
+        for _ in range(rounds):
+            todo = list(zip(bundles, ids))
+            lock = threading.Lock()
+            errors: list[str] = []
+            stop = threading.Event()
+
+            def work(step):
+                while not stop.is_set():
+                    with lock:
+                        if not todo:
+                            return
+                        bundle, cid = todo.pop(0)
+                    for argv in (rt.cmd("create", "--bundle", bundle, cid),
+                                 rt.cmd("start", cid),
+                                 rt.cmd("delete", "--force", cid)):
+                        try:
+                            rc, _ = step(argv)
+                            step.check(rc, argv)
+                        except BaseException as e:  # noqa: BLE001
+                            with lock:
+                                errors.append(str(e))
+                            stop.set()
+                            return
+            threads = [threading.Thread(target=work, args=(st,), daemon=True)
+                       for st in steps[:max(1, min(jobs, len(ids)))]]
+            t0 = time.perf_counter_ns()
+            for t in threads:
+                t.start()
+            try:
+                for t in threads:
+                    while t.is_alive():
+                        t.join(0.1)
+            except BaseException:
+                stop.set()  # let the workers finish their current call
+                for t in threads:
+                    t.join(120)
+                raise
+            t1 = time.perf_counter_ns()
+            if errors:
+                raise BenchError(errors[0])
+            wall = (t1 - t0) / 1e6
+            walls.append(wall)
+            cps.append(len(ids) / (wall / 1e3))
+    finally:
+        for cid in ids:
+            delete_force(rt, steps[0], cid)
+    return {"containers": len(ids), "jobs": jobs, "rounds": rounds,
+            "wall_ms": walls, "cps": cps,
+            "cps_median": statistics.median(cps),
+            "wall_median_ms": statistics.median(walls)}
 
 
 def read_mem(pid: int) -> tuple[int, int]:
@@ -497,8 +623,12 @@ def measure_pss(rt: Rt, bundle: str, cid: str, runs: int,
 
 
 def measure_runtime(rt: Rt, bundles: dict, ids: dict, runs: int,
-                    warmup: int, workdir: str, hyperfine: str | None) -> dict:
+                    warmup: int, workdir: str, hyperfine: str | None,
+                    par_bundles: list[str], par_ids: list[str], jobs: int,
+                    rounds: int) -> dict:
     os.makedirs(workdir, exist_ok=True)
+    log(f"{rt.name}: python3 -IS -c pass x{runs} (the floor)")
+    floor = measure_floor(runs, warmup, workdir)
     log(f"{rt.name}: run /bin/true x{runs}")
     run = measure_run(rt, bundles["run"], ids["run"], runs, warmup, workdir,
                       hyperfine)
@@ -510,7 +640,11 @@ def measure_runtime(rt: Rt, bundles: dict, ids: dict, runs: int,
     log(f"{rt.name}: exec /bin/true x{runs}")
     exe = measure_exec(rt, bundles["exec"], ids["exec"], runs, warmup, workdir,
                        hyperfine)
-    return {"run": run, "lifecycle": life, **mem, "exec": exe}
+    log(f"{rt.name}: parallel scale, {len(par_ids)} containers {jobs} at a "
+        f"time x{rounds}")
+    par = measure_parallel(rt, par_bundles, par_ids, jobs, rounds, workdir)
+    return {"floor": floor, "run": run, "lifecycle": life, **mem,
+            "exec": exe, "parallel": par}
 
 
 # --------------------------------------------------------------------------
@@ -646,6 +780,7 @@ def dig(d, path):
 
 
 ROWS = [
+    ("python3 -IS -c pass mean (ms)", "floor.mean_ms"),
     ("run /bin/true mean (ms)", "run.mean_ms"),
     ("run /bin/true median (ms)", "run.median_ms"),
     ("run /bin/true stdev (ms)", "run.stdev_ms"),
@@ -655,10 +790,13 @@ ROWS = [
     ("  create mean (ms)", "lifecycle.create.mean_ms"),
     ("  start mean (ms)", "lifecycle.start.mean_ms"),
     ("  state mean (ms)", "lifecycle.state.mean_ms"),
-    ("  delete --force mean (ms)", "lifecycle.delete.mean_ms"),
+    ("  kill KILL mean (ms)", "lifecycle.kill.mean_ms"),
+    ("  delete --force (stopped) mean (ms)", "lifecycle.delete.mean_ms"),
     ("exec /bin/true mean (ms)", "exec.mean_ms"),
     ("exec /bin/true median (ms)", "exec.median_ms"),
     ("exec /bin/true stdev (ms)", "exec.stdev_ms"),
+    ("parallel containers/s median", "parallel.cps_median"),
+    ("parallel wall median (ms)", "parallel.wall_median_ms"),
     ("PSS waiting process (kB)", "pss_kb.median"),
     ("RSS waiting process (kB)", "rss_kb.median"),
 ]
@@ -684,21 +822,54 @@ def ratios(results: dict) -> dict:
 
 def goals(results: dict, rat: dict) -> list[dict]:
     out = []
-    base = results.get("pyrunc")
+
+    def ok(name):
+        r = results.get(name)
+        return r if isinstance(r, dict) and "error" not in r else None
+    base = ok("pyrunc")
     for key, label, path, limit, kind in GOALS:
-        g = {"goal": key, "label": label, "limit": limit, "status": "n/a"}
-        if kind == "ratio":
+        g = {"goal": key, "label": label, "limit": limit, "kind": kind,
+             "status": "n/a"}
+        mine = dig(base, path) if base else None
+        if kind in ("ratio", "ratio_min"):
             v = rat.get("pyrunc/runc", {}).get(path)
             if v is not None:
-                g.update(value=v, pyrunc=dig(base, path),
-                         runc=dig(results["runc"], path),
+                good = v <= limit if kind == "ratio" else v >= limit
+                g.update(value=v, pyrunc=mine, runc=dig(ok("runc"), path),
+                         status="PASS" if good else "MISS")
+        elif kind == "plus_crun":
+            other = dig(ok("crun"), path) if ok("crun") else None
+            if mine is not None and other is not None:
+                v = mine - other
+                g.update(value=v, pyrunc=mine, crun=other,
                          status="PASS" if v <= limit else "MISS")
-        elif isinstance(base, dict) and "error" not in base:
-            v = dig(base, path)
-            if v is not None:
-                g.update(value=v, status="PASS" if v <= limit else "MISS")
+        elif kind == "floor":
+            floor = dig(base, "floor.mean_ms") if base else None
+            if mine is not None and floor is not None:
+                v = mine - floor
+                g.update(value=v, pyrunc=mine, floor=floor,
+                         status="PASS" if v <= limit else "MISS")
+        elif mine is not None:
+            g.update(value=mine, status="PASS" if mine <= limit else "MISS")
         out.append(g)
     return out
+
+
+def goal_detail(g: dict) -> str:
+    if "value" not in g:
+        return "(no numbers)"
+    v, k = g["value"], g["kind"]
+    if k == "abs":
+        return f"({v:.0f} kB)"
+    if k == "floor":
+        return (f"(+{v:.2f} ms: pyrunc {g['pyrunc']:.2f} ms, python3 "
+                f"{g['floor']:.2f} ms)")
+    if k == "plus_crun":
+        return (f"({v:+.2f} ms: pyrunc {g['pyrunc']:.2f} ms, crun "
+                f"{g['crun']:.2f} ms)")
+    unit = "containers/s" if k == "ratio_min" else "ms"
+    return (f"({v:.2f}x: pyrunc {g['pyrunc']:.2f} {unit}, "
+            f"runc {g['runc']:.2f} {unit})")
 
 
 def fmt(v, path) -> str:
@@ -709,22 +880,43 @@ def fmt(v, path) -> str:
     return f"{v:.2f}"
 
 
-def table(doc: dict) -> str:
+def table(doc: dict, previous: dict | None = None) -> str:
     names = list(doc["runtimes"])
     res = doc["results"]
-    rat = doc["ratios"]
+    rat = dict(doc["ratios"])
+    prev = (previous or {}).get("results", {}).get("pyrunc")
+    if previous is not None:
+        now = res.get("pyrunc")
+        r = {}
+        if isinstance(prev, dict) and "error" not in prev and \
+                isinstance(now, dict) and "error" not in now:
+            for _, path in ROWS:
+                x, y = dig(now, path), dig(prev, path)
+                if isinstance(x, (int, float)) and \
+                        isinstance(y, (int, float)) and y:
+                    r[path] = x / y
+        rat["pyrunc now/then"] = r
     rcols = list(rat)
     w0 = max(len(r[0]) for r in ROWS) + 2
     lines = []
     timer = doc["timer"]
     lines.append(f"pyrunc bench: {doc['runs']} runs (+{doc['warmup']} warm-up) "
                  f"per measure; run timed by {timer}")
+    par = doc.get("parallel") or {}
+    if par:
+        lines.append(f"parallel scale: {par['containers']} containers "
+                     f"created, started, deleted {par['jobs']} at a time, "
+                     f"x{par['rounds']}")
     for n in names:
         lines.append(f"  {n:7} {' '.join(doc['runtimes'][n]['argv'])}  "
                      f"({doc['runtimes'][n]['version']})")
+    lines.append(f"  commit  {doc.get('commit') or '-'}")
+    if previous is not None:
+        lines.append(f"  then    pyrunc of {doc['compared_with']['file']} "
+                     f"(commit {previous.get('commit') or '-'})")
     lines.append("")
     head = f"{'measure':<{w0}}" + "".join(f"{n:>11}" for n in names) + \
-        "".join(f"{c:>14}" for c in rcols)
+        "".join(f"{c:>{max(14, len(c) + 2)}}" for c in rcols)
     lines.append(head)
     lines.append("-" * len(head))
     for label, path in ROWS:
@@ -736,7 +928,7 @@ def table(doc: dict) -> str:
             row += f"{fmt(v, path) if r and 'error' not in r else 'error':>11}"
         for c in rcols:
             v = rat[c].get(path)
-            row += f"{(f'{v:.2f}x' if v is not None else '-'):>14}"
+            row += f"{(f'{v:.2f}x' if v is not None else '-'):>{max(14, len(c) + 2)}}"
         lines.append(row)
     for n in names:
         r = res.get(n)
@@ -745,13 +937,7 @@ def table(doc: dict) -> str:
     lines.append("")
     lines.append("goals:")
     for g in doc["goals"]:
-        if "value" not in g:
-            detail = "(no pyrunc and runc numbers)"
-        elif g["goal"] == "pss":
-            detail = f"({g['value']:.0f} kB)"
-        else:
-            detail = (f"({g['value']:.2f}x: pyrunc {g['pyrunc']:.2f} ms, "
-                      f"runc {g['runc']:.2f} ms)")
+        detail = goal_detail(g)
         lines.append(f"  {g['status']:<4}  {g['label']}  {detail}")
     errs = {n: r["error"] for n, r in res.items()
             if isinstance(r, dict) and "error" in r}
@@ -791,8 +977,22 @@ def parse_args(argv):
                    help="warm-up repetitions (default min(3, runs))")
     p.add_argument("--runtimes", default=",".join(KNOWN),
                    help="comma-separated subset of pyrunc,runc,crun")
-    p.add_argument("--json", action="store_true",
-                   help="print every number as JSON instead of the table")
+    p.add_argument("--json", nargs="?", const="-", default=None,
+                   metavar="FILE",
+                   help="every number as JSON: alone, printed instead of the "
+                        "table; with FILE, written there (the table is still "
+                        "printed) to compare commits with --compare")
+    p.add_argument("--compare", metavar="FILE", default=None,
+                   help="a JSON file of an earlier run (--json FILE): adds "
+                        "its pyrunc numbers and pyrunc now/then to the table")
+    p.add_argument("--parallel", type=int, default=PARALLEL,
+                   help=f"containers of the parallel-scale measure (default "
+                        f"{PARALLEL})")
+    p.add_argument("--parallel-jobs", type=int, default=PARALLEL_JOBS,
+                   help=f"how many at a time (default {PARALLEL_JOBS})")
+    p.add_argument("--parallel-rounds", type=int, default=1,
+                   help="repetitions of the parallel-scale measure "
+                        "(default 1)")
     p.add_argument("--no-hyperfine", action="store_true",
                    help="time `run` with perf_counter even if hyperfine is "
                         "installed")
@@ -801,14 +1001,43 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if a.runs < 1:
         p.error("--runs must be >= 1")
+    if a.parallel < 1 or a.parallel_jobs < 1 or a.parallel_rounds < 1:
+        p.error("--parallel, --parallel-jobs and --parallel-rounds must be "
+                ">= 1")
     if a.warmup is None:
         a.warmup = min(3, a.runs)
+    a.previous = None
+    if a.compare:
+        try:
+            with open(a.compare) as f:
+                a.previous = json.load(f)
+            if not isinstance(a.previous, dict) or \
+                    not isinstance(a.previous.get("results"), dict):
+                raise ValueError("not a bench --json document")
+        except (OSError, ValueError) as e:
+            p.error(f"--compare {a.compare}: {e}")
     names = [n.strip() for n in a.runtimes.split(",") if n.strip()]
     bad = [n for n in names if n not in KNOWN]
     if bad or not names:
         p.error(f"unknown runtime(s) {bad}: choose from {','.join(KNOWN)}")
     a.names = list(dict.fromkeys(names))
     return a
+
+
+def git_commit() -> str | None:
+    """The commit measured (with "-dirty" when the tree has changes)."""
+    try:
+        head = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=20)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=20)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip()
+                                      else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _raise_interrupt(signum, frame):
@@ -865,6 +1094,11 @@ def main(argv=None) -> int:
             ids = {s: f"bench-{token}-{rt.name}-{s}"
                    for s in ("run", "cycle", "pss", "exec")}
             all_ids += ids.values()
+            par_ids = [f"bench-{token}-{rt.name}-par{i}"
+                       for i in range(a.parallel)]
+            all_ids += par_ids
+            par_bundles = [write_bundle(os.path.join(workdir, "b", c), rootfs,
+                                        ["/bin/true"], c) for c in par_ids]
             bundles = {
                 "run": write_bundle(os.path.join(workdir, "b", ids["run"]),
                                     rootfs, ["/bin/true"], ids["run"]),
@@ -879,7 +1113,8 @@ def main(argv=None) -> int:
             try:
                 results[rt.name] = in_child(
                     rt, measure_runtime, rt, bundles, ids, a.runs, a.warmup,
-                    os.path.join(workdir, f"io-{rt.name}"), hyperfine)
+                    os.path.join(workdir, f"io-{rt.name}"), hyperfine,
+                    par_bundles, par_ids, a.parallel_jobs, a.parallel_rounds)
             except BenchError as e:
                 log(f"{rt.name} FAILED: {e}")
                 if e.tb:
@@ -902,7 +1137,11 @@ def main(argv=None) -> int:
 
     rat = ratios(results)
     doc = {
+        "commit": git_commit(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "runs": a.runs, "warmup": a.warmup, "timer": timer,
+        "parallel": {"containers": a.parallel, "jobs": a.parallel_jobs,
+                     "rounds": a.parallel_rounds},
         "runtimes": {rt.name: {"argv": rt.argv, "version": rt.version,
                                "private_ns_without_unified": rt.hide_unified}
                      for rt in rts},
@@ -912,10 +1151,19 @@ def main(argv=None) -> int:
         "notes": notes,
         "cleanup": cleanup_report,
     }
-    if a.json:
+    if a.previous is not None:
+        doc["compared_with"] = {"file": a.compare,
+                                "commit": a.previous.get("commit")}
+    if a.json and a.json != "-":
+        tmp = a.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, a.json)
+    if a.json == "-":
         print(json.dumps(doc, indent=2))
     else:
-        print(table(doc))
+        print(table(doc, a.previous))
     failed = any(isinstance(r, dict) and "error" in r
                  for r in results.values()) or \
         bool(cleanup_report.get("unremovable"))
