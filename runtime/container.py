@@ -600,6 +600,11 @@ def teardown(c, mgr=None):
     # Without a manager, only the journal's leaves hold our processes: a journaled
     # parent (the shared /pyrunc, a cgroupsPath parent) holds other containers too.
     dirs = mgr._dirs() if mgr is not None else _journal_leaves(journaled)
+    if mgr is not None:
+        try:
+            mgr.kill_all()  # cgroup v2: the kernel kills the whole tree; the walk waits
+        except Exception:
+            pass
     _kill_all_in(dirs)
     test_step("delete-killed")
     if mgr is not None:
@@ -725,6 +730,8 @@ def start_container(c):
     test_step("start-running")
     if log.debugging():
         log.debug(f"start {c.id}: started, pid {c.pid} runs the container's process")
+    if not (c.data.get("hooks") or {}).get("poststart"):
+        return  # the common case: no hooks module, no second look at /proc
     from runtime import hooks
 
     try:
@@ -826,7 +833,7 @@ def delete_container(c, force):
     st = c.status()
     if st in (RUNNING, PAUSED) and not force:
         raise RuntimeFailure(f"cannot delete container {c.id} that is not stopped: {st}")
-    state = c.spec_state()
+    state = c.spec_state(st)
     teardown(c)
     test_step("delete-removed")
     if log.debugging():
@@ -834,6 +841,8 @@ def delete_container(c, force):
     # The point of no return is behind us: from here on nothing may fail (hooks were
     # validated at create; a failing one is a warning, as runc does).
     state["status"] = STOPPED
+    if not (c.data.get("hooks") or {}).get("poststop"):
+        return
     try:
         from runtime import hooks
 

@@ -532,6 +532,12 @@ class Manager:
     def _pids_dir(self) -> str | None:
         raise NotImplementedError
 
+    def kill_all(self) -> bool:
+        """SIGKILL every process of the container's cgroup tree at once, in the kernel
+        (cgroup v2's ``cgroup.kill``); False when this hierarchy has no such file and
+        the caller must signal the processes one by one."""
+        return False
+
     rmdir_timeout = 2.0  # seconds destroy() keeps retrying busy cgroups
 
     def destroy(self) -> None:

@@ -58,6 +58,19 @@ def thaw_dir(d: str) -> None:
         raise CgroupError(f"thawing {p}: {e.strerror}") from None
 
 
+def kill_dir(d: str | None) -> bool:
+    """Write ``cgroup.kill`` (Linux 5.14+): the kernel SIGKILLs every process of the
+    cgroup and its descendants, frozen ones and ones forking meanwhile included.
+    False when the file is missing (older kernel, no cgroup, rootless without access)."""
+    if not d:
+        return False
+    try:
+        write_file(os.path.join(d, "cgroup.kill"), "1")
+    except OSError:
+        return False
+    return True
+
+
 def is_frozen_dir(d: str) -> bool:
     if not os.path.isdir(d):
         return False
@@ -390,6 +403,9 @@ class V2Manager(Manager):
         if not os.path.exists(os.path.join(self.dir, "memory.events")):
             return None
         return OomEvents(self.dir)
+
+    def kill_all(self) -> bool:
+        return kill_dir(self.path(""))
 
     def freeze(self) -> None:
         freeze_dir(self.dir)

@@ -3,7 +3,6 @@ of its processes."""
 import os
 import _signal as signal  # the C module: `signal` imports enum
 
-from runtime import container
 from runtime.errors import RuntimeFailure
 from runtime.state import CREATING, PAUSED, STOPPED, Container, Root
 
@@ -33,8 +32,12 @@ def main(opts):
         if st in (STOPPED, CREATING):
             raise RuntimeFailure("container not running")
         if opts.all:
+            from runtime import container  # only --all needs the cgroups
+
             mgr = container.cgroups_of(c)
-            pids = mgr.pids() if mgr else [c.pid]
+            # cgroup.kill (v2): one write, forks racing it die too
+            killed = sig == signal.SIGKILL and mgr is not None and mgr.kill_all()
+            pids = [] if killed else mgr.pids() if mgr else [c.pid]
             for p in pids:
                 try:
                     os.kill(p, sig)
