@@ -730,6 +730,8 @@ def start_container(c):
     test_step("start-running")
     if log.debugging():
         log.debug(f"start {c.id}: started, pid {c.pid} runs the container's process")
+    if not (c.data.get("hooks") or {}).get("poststart"):
+        return  # the common case: no hooks module, no second look at /proc
     from runtime import hooks
 
     try:
@@ -831,7 +833,7 @@ def delete_container(c, force):
     st = c.status()
     if st in (RUNNING, PAUSED) and not force:
         raise RuntimeFailure(f"cannot delete container {c.id} that is not stopped: {st}")
-    state = c.spec_state()
+    state = c.spec_state(st)
     teardown(c)
     test_step("delete-removed")
     if log.debugging():
@@ -839,6 +841,8 @@ def delete_container(c, force):
     # The point of no return is behind us: from here on nothing may fail (hooks were
     # validated at create; a failing one is a warning, as runc does).
     state["status"] = STOPPED
+    if not (c.data.get("hooks") or {}).get("poststop"):
+        return
     try:
         from runtime import hooks
 

@@ -179,13 +179,15 @@ class Container:
             if e.errno == errno.ELOOP:  # a symlink: not a directory pyrunc made
                 raise NotFound(f"container {cid} does not exist") from None
             raise RuntimeFailure(f"open state of {cid}: {e.strerror}") from None
-        if not os.fstat(fd).st_mode & 0o1000:  # another runtime's: not touched, not locked
+        st = os.fstat(fd)
+        if not st.st_mode & 0o1000:  # another runtime's: not touched, not locked
             os.close(fd)
             raise NotFound(f"container {cid} does not exist")
         if lock:
             fcntl.flock(fd, fcntl.LOCK_EX)
-        # Deleted while we waited for the lock?
-        if os.fstat(fd).st_nlink == 0:
+            st = os.fstat(fd)
+        # Deleted (while we waited for the lock)?
+        if st.st_nlink == 0:
             os.close(fd)
             raise NotFound(f"container {cid} does not exist")
         try:
@@ -310,9 +312,11 @@ class Container:
             os.close(fd)
         return False
 
-    def spec_state(self):
-        """The runtime-spec state document, with runc's extra fields."""
-        status = self.status()
+    def spec_state(self, status=None):
+        """The runtime-spec state document, with runc's extra fields.  `status`: the
+        one the caller has just worked out (saves reading /proc again)."""
+        if status is None:
+            status = self.status()
         d = self.data
         st = {
             "ociVersion": "1.3.0",  # the version of the spec this state complies with

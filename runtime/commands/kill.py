@@ -3,7 +3,6 @@ of its processes."""
 import os
 import _signal as signal  # the C module: `signal` imports enum
 
-from runtime import container
 from runtime.errors import RuntimeFailure
 from runtime.state import CREATING, PAUSED, STOPPED, Container, Root
 
@@ -33,6 +32,8 @@ def main(opts):
         if st in (STOPPED, CREATING):
             raise RuntimeFailure("container not running")
         if opts.all:
+            from runtime import container  # only --all needs the cgroups
+
             mgr = container.cgroups_of(c)
             # cgroup.kill (v2): one write, forks racing it die too
             killed = sig == signal.SIGKILL and mgr is not None and mgr.kill_all()
