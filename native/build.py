@@ -71,9 +71,10 @@ def _build_init(pkg):
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
     out = os.path.join(pkg, "pyrunc-init")
     cmd = cc + ["-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror",
-                "-o", out, os.path.join(ROOT, "native", "init.c")]
+                "-o", out + ".new", os.path.join(ROOT, "native", "init.c")]
     subprocess.check_call(cmd)
-    os.chmod(out, 0o755)
+    os.chmod(out + ".new", 0o755)
+    os.rename(out + ".new", out)  # never a half-written helper for a create running meanwhile
 
 
 def build_info(pkg):
@@ -94,7 +95,9 @@ def build_schema(pkg):
         shutil.copy(f, dest)
     compiler = os.path.join(ROOT, "spec", "compile.py")
     if os.path.exists(compiler):
-        subprocess.check_call([sys.executable, compiler, os.path.join(pkg, "_validator.py")])
+        out = os.path.join(pkg, "_validator.py")
+        subprocess.check_call([sys.executable, compiler, out + ".new"])
+        os.rename(out + ".new", out)
 
 
 def build_native_inplace(pkg):
@@ -102,7 +105,16 @@ def build_native_inplace(pkg):
     from build_native import ffibuilder
     tmp = os.path.join(ROOT, "build", "cffi")
     lib = ffibuilder.compile(tmpdir=tmp)
-    shutil.copy(lib, pkg)
+    _replace(lib, os.path.join(pkg, os.path.basename(lib)))
+
+
+def _replace(src, dest):
+    """Copy src over dest by rename: a process that has dest mapped (a test run using
+    the tree while it is rebuilt) keeps the old file instead of crashing on a
+    truncated one."""
+    tmp = dest + ".new"
+    shutil.copy(src, tmp)
+    os.rename(tmp, dest)
 
 
 if __name__ == "__main__":
