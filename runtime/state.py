@@ -45,6 +45,8 @@ STEPS = (
     "start-signalled", "start-running",
     # run in the foreground
     "run-waiting",
+    # exec (its process's last step before the exec is stage2-exec, shared with create)
+    "exec-checked", "exec-forked", "exec-pid", "exec-pid-file",
     # delete
     "delete-locked", "delete-killed", "delete-cgroups-removed", "delete-state-partial",
     "delete-removed",

@@ -25,6 +25,7 @@ CREATE_STEPS = [s for s in STEPS if s.startswith(("create-", "stage1-", "stage2-
 START_STEPS = [s for s in STEPS if s.startswith("start-")]
 DELETE_STEPS = [s for s in STEPS if s.startswith("delete-")]
 RUN_STEPS = CREATE_STEPS + START_STEPS + ["run-waiting"]
+EXEC_STEPS = [s for s in STEPS if s.startswith("exec-")]
 
 
 def _env(step, stop_file):
@@ -101,6 +102,8 @@ def test_every_step_is_reached(rt, make_bundle, new_cid, tdir):
     a = new_cid()
     assert rt.create(a, b, env=env).rc == 0
     assert rt.start(a, env=env).rc == 0
+    r = rt.cmd("exec", "--pid-file", os.path.join(tdir, "exec.pid"), a, "true", env=env)
+    assert r.rc == 0, r
     assert rt.delete(a, force=True, env=env).rc == 0
     assert rt.run(new_cid(), make_bundle(["true"]), env=env).rc == 0
     with open(trace) as f:
@@ -150,6 +153,18 @@ def test_kill9_delete_at_every_step(rt, make_bundle, cid, tdir, step, started):
         assert rt.start(cid).rc == 0
     _kill_at(rt, step, tdir, "delete", "--force", cid)
     _assert_gone(rt, cid)
+
+
+@pytest.mark.parametrize("step", EXEC_STEPS)
+def test_kill9_exec_at_every_step(rt, make_bundle, cid, tdir, step):
+    """exec killed at each of its own steps: its process (if it got that far) is the
+    container's, and delete --force removes it with everything else."""
+    b = make_bundle(["sleep", "1000"])
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    _kill_at(rt, step, tdir, "exec", "--pid-file", os.path.join(tdir, "exec.pid"), cid, "sleep", "999")
+    _assert_gone(rt, cid)
+    assert wait_for(lambda: not _stopped_in_cgroup_of(cid), 10)
 
 
 def test_cgroup_removed_between_create_and_join(rt, make_bundle, cid, tdir):

@@ -31,7 +31,7 @@ import _signal as signal  # the C module: `signal` imports enum
 
 from runtime import container, log
 from runtime.errors import RuntimeFailure
-from runtime.state import CREATING, PAUSED, STOPPED, Container, Root, proc_start_time
+from runtime.state import CREATING, PAUSED, STOPPED, Container, Root, proc_start_time, test_step
 
 CAP_SETS_ADDED = ("bounding", "effective", "permitted", "ambient")  # runc 1.1.5's -c (never inheritable)
 
@@ -67,6 +67,7 @@ def _exec(opts):
         mgr = _cgroups(c, opts.cgroup)
         target = Target(c)
         state = container.spec_state(c)
+    test_step("exec-checked")
     # The lock is let go here: the process may join a frozen cgroup (--ignore-paused)
     # and wait there for `resume`, which needs the lock.
     try:
@@ -91,6 +92,7 @@ def _exec(opts):
     try:
         if opts.pid_file:
             container.write_pid_file(opts.pid_file, pid)
+        test_step("exec-pid-file")
     except BaseException:
         _kill(pid)
         if master is not None:
@@ -353,9 +355,10 @@ def _spawn(opts, proc, base, target, mgr, state):
     if pid1 == 0:
         parent.close()
         init._guard(_enter, job)
+    test_step("exec-forked")
     child.close()
     os.close(init_fd)
-    pid = master = ready = None
+    pid = master = ready = listener = None
     try:
         # `enter` reports the pid and exits, `finish` sends its pty and "ready" and execs:
         # they share the channel, so the order of their messages is not known; EOF comes
@@ -366,8 +369,12 @@ def _spawn(opts, proc, base, target, mgr, state):
                 break
             if kind == "pid":
                 pid = msg["pid"]
+                test_step("exec-pid")
                 container._reap(pid1)
                 pid1 = None
+                if listener is not None:  # the agent is told the pid: it had to come first
+                    fds, listener = listener, None
+                    _forward_listener(parent, linux, fds, state, pid)
             elif kind == "console" and fds:
                 if opts.console_socket:
                     from runtime import console
@@ -379,9 +386,10 @@ def _spawn(opts, proc, base, target, mgr, state):
                 else:
                     master = fds[0]
             elif kind == "seccomp":  # the listener fd of linux.seccomp, for its agent
-                from runtime import seccomp
-
-                seccomp.forward_listener(parent, linux["seccomp"], fds, state=state, pid=pid)
+                if pid is None:  # `finish` may be ahead of `enter`'s pid: hold the fd
+                    listener = fds
+                else:
+                    _forward_listener(parent, linux, fds, state, pid)
             elif kind == "ready":
                 ready = msg
             elif kind == "error":
@@ -396,12 +404,20 @@ def _spawn(opts, proc, base, target, mgr, state):
     except BaseException:
         if master is not None:
             os.close(master)
+        for fd in listener or ():
+            os.close(fd)
         _kill(pid)
         raise
     finally:
         parent.close()
         if pid1:
             _kill(pid1)
+
+
+def _forward_listener(chan, linux, fds, state, pid):
+    from runtime import seccomp
+
+    seccomp.forward_listener(chan, linux["seccomp"], fds, state=state, pid=pid)
 
 
 def _kill(pid):
