@@ -7,7 +7,19 @@ import os
 import time
 
 from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
-from . import resources as res_mod
+
+
+class _Resources:
+    """runtime.cgroups.resources, imported at its first use: delete, kill --all and
+    the other callers that only find, walk and remove cgroups never need it."""
+
+    def __getattr__(self, name):
+        from . import resources
+
+        return getattr(resources, name)
+
+
+res_mod = _Resources()
 
 FREEZE_TIMEOUT = 5.0
 
