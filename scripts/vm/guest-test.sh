@@ -19,8 +19,12 @@ status=0
 if [ $# -eq 0 ]; then
     # what depends on the host's cgroup layout and init; the rest of the suite is the
     # same on every host and runs natively in scripts/test.sh
-    set -- tests/test_systemd_cgroup.py tests/test_cgroups.py \
-        tests/test_mounts.py::test_masked_paths tests/test_mounts.py::test_masked_paths_cannot_be_written
+    # (tests/test_cgroup_v2.py: resources, devices, cgroup.kill, OOM seen inside real
+    # containers on pure v2); the slow host-independent unit tests (hypothesis
+    # properties, fresh-interpreter import checks) are left to the native run
+    set -- tests/test_cgroup_v2.py tests/test_systemd_cgroup.py tests/test_cgroups.py \
+        tests/test_mounts.py::test_masked_paths tests/test_mounts.py::test_masked_paths_cannot_be_written \
+        -k "not (range_monotonic or weight_formula or swap_to_v2_property or cpu_list_roundtrip or import_is_cheap or cpu_mask_bits or does_not_load_jeepney)"
 fi
 "$hw/venv/bin/python" -m pytest -q -p no:cacheprovider "$@" || status=1
 echo "== guest: pytest done at $(( $(date +%s) - t0 ))s"
