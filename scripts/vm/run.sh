@@ -105,5 +105,10 @@ if [ ! -s "$work/rc" ]; then
     exit 2
 fi
 rc=$(cat "$work/rc")
+# what the command printed in the guest: the CI log is all a failed run leaves
+if [ "$rc" != 0 ] || [ -n "${PYRUNC_VM_SHOW_OUTPUT:-}" ]; then
+    echo "vm: the command's output (output.log):" >&2
+    cat "$work/output.log" >&2 || true
+fi
 echo "vm: command exited $rc; boot+run $(( t_end - t_image ))s, total $(( t_end - t0 ))s" >&2
 exit "$rc"
