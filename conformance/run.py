@@ -51,6 +51,7 @@ class Ctx:
     def __init__(self, argv: list[str]):
         self.token = uuid.uuid4().hex[:10]
         self.dir = tempfile.mkdtemp(prefix=f"pyrunc-conf-{self.token}-")
+        self.extra_dirs: list[str] = []  # temporary directories elsewhere, removed with self.dir
         self.rt = cb.Runtime(argv, os.path.join(self.dir, "state"),
                              workdir=os.path.join(self.dir, "io"))
         self._n = 0
@@ -108,6 +109,8 @@ class Ctx:
                     subprocess.run(["umount", "-l", m["mountpoint"]],
                                    capture_output=True)
             shutil.rmtree(self.dir, ignore_errors=True)
+            for d in self.extra_dirs:
+                shutil.rmtree(d, ignore_errors=True)
             # cgroups named after our token (runc leaves cgroupsPath parents)
             mine = [d for d, _, _ in os.walk("/sys/fs/cgroup")
                     if self.token in os.path.basename(d)]
@@ -501,6 +504,13 @@ def _(c: Ctx):
              "an owner containerID on disk appears as its hostID (config.md)")
 def _(c: Ctx):
     src = c.host_dir("idsrc")
+    if _fs_magic(src) == TMPFS_MAGIC:
+        # tmpfs can be idmapped only from Linux 6.3 (Debian 12's 6.1 mounts /tmp as tmpfs
+        # under systemd): use a disk-backed temporary directory when there is one
+        src = tempfile.mkdtemp(prefix=f"pyrunc-conf-{c.token}-idmap-", dir="/var/tmp")
+        c.extra_dirs.append(src)
+        if _fs_magic(src) == TMPFS_MAGIC and _kernel() < (6, 3):
+            raise Skip(f"no filesystem here this kernel ({os.uname().release}) can idmap")
     path = os.path.join(src, "f")
     open(path, "w").close()
     os.chown(path, 1234, 1234)
@@ -511,6 +521,24 @@ def _(c: Ctx):
     b.write()
     eq(c.run_ok(b).out.strip(), "4321 4321", "owner seen through the idmapped mount")
     eq((os.stat(path).st_uid, os.stat(path).st_gid), (1234, 1234), "owner on the host")
+
+
+TMPFS_MAGIC = 0x01021994
+
+
+def _fs_magic(path):
+    """statfs(2) f_type of path (libc through ctypes: this suite does not import pyrunc)."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first long
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(os.fsencode(path), buf) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buf).value
+
+
+def _kernel():
+    return tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
 
 
 @requirement("linux.maskedPaths", "maskedPaths are masked (unreadable "

@@ -371,8 +371,7 @@ def _idmap_tree(fd, m, opts, field, linux, userns_fd):
     uid_maps, gid_maps = m.get("uidMappings"), m.get("gidMappings")
     if not uid_maps and not gid_maps:
         if userns_fd is not None:
-            mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns_fd,
-                          what=f"{field}: idmap the mount of {m.get('source')}")
+            _idmap_setattr(fd, opts, userns_fd, field, m)
             return
         uid_maps, gid_maps = linux.get("uidMappings"), linux.get("gidMappings")
     if not uid_maps or not gid_maps:
@@ -380,10 +379,27 @@ def _idmap_tree(fd, m, opts, field, linux, userns_fd):
                              "gidMappings (on the mount, or the container's in linux)")
     userns = _mapping_userns(uid_maps, gid_maps, field)
     try:
-        mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns,
-                      what=f"{field}: idmap the mount of {m.get('source')}")
+        _idmap_setattr(fd, opts, userns, field, m)
     finally:
         os.close(userns)
+
+
+def _idmap_setattr(fd, opts, userns_fd, field, m):
+    what = f"{field}: idmap the mount of {m.get('source')}"
+    try:
+        mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns_fd, what=what)
+    except RuntimeFailure as e:
+        if not str(e).endswith(os.strerror(22)):  # EINVAL: mostly a filesystem this kernel cannot
+            raise                                 # idmap (tmpfs before Linux 6.3): say so
+        from runtime import procfs
+
+        try:
+            magic = procfs.fs_type(fd)
+        except OSError:
+            magic = None
+        kind = {0x01021994: "tmpfs", 0xEF53: "ext4"}.get(magic, f"type {magic:#x}" if magic else "unknown")
+        raise RuntimeFailure(f"{e} (its filesystem, {kind}, cannot be idmapped by this kernel, "
+                             f"{os.uname().release})") from None
 
 
 def _mapping_userns(uid_maps, gid_maps, field):
