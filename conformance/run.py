@@ -509,6 +509,7 @@ def _(c: Ctx):
         # under systemd): use a disk-backed temporary directory when there is one
         src = tempfile.mkdtemp(prefix=f"pyrunc-conf-{c.token}-idmap-", dir="/var/tmp")
         c.extra_dirs.append(src)
+        os.chmod(src, 0o755)  # as host_dir's: its owner (root) is not in the mount's mappings
         if _fs_magic(src) == TMPFS_MAGIC and _kernel() < (6, 3):
             raise Skip(f"no filesystem here this kernel ({os.uname().release}) can idmap")
     path = os.path.join(src, "f")
