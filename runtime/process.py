@@ -25,10 +25,12 @@ def set_rlimits(rlimits):
         if soft > hard:
             raise RuntimeFailure(f"{field}: soft limit {soft} is above the hard limit {hard}")
         inf = resource.RLIM_INFINITY
-        conv = lambda v: inf if v >= 2**64 - 1 else v  # noqa: E731
+        # setrlimit takes a C long: a limit of 2^63 or more (up to the spec's uint64) is no
+        # limit at all, as RLIM_INFINITY (2^64-1) is; the order soft <= hard is kept
+        conv = lambda v: inf if v >= 2**63 else v  # noqa: E731
         try:
             resource.setrlimit(getattr(resource, "RLIMIT_" + name), (conv(soft), conv(hard)))
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, OverflowError) as e:
             cur = resource.getrlimit(getattr(resource, "RLIMIT_" + name))
             raise RuntimeFailure(
                 f"{field}: cannot set {t} to soft {soft} hard {hard} (the current hard limit is "

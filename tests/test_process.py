@@ -112,6 +112,17 @@ def test_rlimits(rt, cid, make_bundle):
     assert lim["RLIMIT_STACK"] == ("4194304", "8388608")
 
 
+def test_rlimits_of_2_63_and_more_are_unlimited(rt, cid, make_bundle):
+    """The spec's rlimits are uint64; setrlimit(2) takes them all, Python's a C long: a
+    limit of 2^63 or more is no limit (RLIM_INFINITY is 2^64-1), never an internal error."""
+    rl = [{"type": "RLIMIT_CORE", "soft": 0, "hard": 2**63},
+          {"type": "RLIMIT_FSIZE", "soft": 2**63 + 5, "hard": 2**64 - 1}]
+    rep = checker(rt, cid, make_bundle, "limits", process={"rlimits": rl})
+    lim = rep.limits()
+    assert lim["RLIMIT_CORE"][0] == "0" and lim["RLIMIT_CORE"][1] in ("unlimited", str(2**63)), lim
+    assert lim["RLIMIT_FSIZE"][0] in ("unlimited", str(2**63 + 5)), lim
+
+
 def test_rlimit_enforced(rt, cid, make_bundle):
     # with NOFILE 8 the shell cannot open fd 8 and above
     out = sh_out(rt, cid, make_bundle,
