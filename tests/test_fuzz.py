@@ -11,7 +11,10 @@ checks processes, mounts and cgroups at the end).  What create refuses before ma
 anything (seen through the runtime's step trace), `check` refuses too: its "ok" is a
 promise.
 
-PYRUNC_FUZZ_EXAMPLES (default 1000) sets the number of generated examples.  Only
+PYRUNC_FUZZ_EXAMPLES (default 1000) sets the number of generated examples.  In CI
+(CI=true) the examples are derandomized, the same every run, so that a submission's CI
+fails only for what it changed; elsewhere (or with PYRUNC_FUZZ_RANDOM=1) each run
+explores new ones — run it so, with more examples, to look for new bugs.  Only
 cgroup paths below the test's own token are generated, and no namespace paths or host
 bind mounts: a generated config must not be able to touch the host if it runs.
 """
@@ -35,6 +38,7 @@ from tests.util import assert_error
 pytestmark = pytest.mark.pyrunc_only
 
 EXAMPLES = int(os.environ.get("PYRUNC_FUZZ_EXAMPLES", "1000"))
+DERANDOMIZE = os.environ.get("CI") == "true" and os.environ.get("PYRUNC_FUZZ_RANDOM") != "1"
 
 _SEG = r'(?:\.[A-Za-z_]\w*|\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\.\.\.| \([^)]*\))'
 FIELD_RE = re.compile(r'^(?:config\.json|\(root\)|(?:[A-Za-z_]\w*|\["(?:[^"\\]|\\.)*"\])' + _SEG + r'*): \S')
@@ -351,7 +355,7 @@ def test_fuzz_configs(rt, make_bundle, token, tdir, stats):
     base = copy.deepcopy(b.config)
     counter = [0]
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE,
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def one(data):
