@@ -438,3 +438,16 @@ def finish(guard: HostGuard, tmp: str, teardown, what: str) -> None:
     guard.clean()
     subprocess.run(["rm", "-rf", "--one-file-system", tmp], capture_output=True, timeout=120)
     assert not left and not errors, f"{what} tests left on the host: {left} {errors}"
+
+
+def cgroup_file(pid, controller, name):
+    """The value of cgroup file `name` of process pid's cgroup in the v1 hierarchy of
+    `controller` (what an engine's resource flags must have changed)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            if controller in ctrls.split(","):
+                top = [d for d in os.listdir("/sys/fs/cgroup") if controller in d.split(",")][0]
+                with open(os.path.join("/sys/fs/cgroup", top, path.lstrip("/"), name)) as g:
+                    return g.read().strip()
+    raise AssertionError(f"no {controller} cgroup for {pid}")

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, Daemon, HostGuard, finish, need, oci_archive, parent_comm, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, Daemon, HostGuard, cgroup_file, finish, need, oci_archive, parent_comm, runtime_binary, wait_for
 
 NS = "pyrunc-test"
 
@@ -187,25 +187,14 @@ def test_kill_all(cd, task):
                              for p in pids), timeout=20, what="every process to die")
 
 
-def _cgroup_file(pid, controller, name):
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            if controller in ctrls.split(","):
-                top = [d for d in os.listdir("/sys/fs/cgroup") if controller in d.split(",")][0]
-                with open(os.path.join("/sys/fs/cgroup", top, path.lstrip("/"), name)) as g:
-                    return g.read().strip()
-    raise AssertionError(f"no {controller} cgroup for {pid}")
-
-
 def test_pause_resume(cd, task):
     pid = cd.pid(task)
     cd.ctr("task", "pause", task)
     assert cd.status(task) == "PAUSED"
-    assert _cgroup_file(pid, "freezer", "freezer.state") == "FROZEN"
+    assert cgroup_file(pid, "freezer", "freezer.state") == "FROZEN"
     cd.ctr("task", "resume", task)
     assert cd.status(task) == "RUNNING"
-    assert _cgroup_file(pid, "freezer", "freezer.state") == "THAWED"
+    assert cgroup_file(pid, "freezer", "freezer.state") == "THAWED"
 
 
 def test_memory_limit(cd):
@@ -213,7 +202,7 @@ def test_memory_limit(cd):
     cd.ctr(*cd.run_args(cid, "-d", "--memory-limit", str(48 << 20)), IMAGE, cid, "sleep", "600")
     try:
         wait_for(lambda: cd.status(cid) == "RUNNING", timeout=20, what=f"{cid} running")
-        assert _cgroup_file(cd.pid(cid), "memory", "memory.limit_in_bytes") == str(48 << 20)
+        assert cgroup_file(cd.pid(cid), "memory", "memory.limit_in_bytes") == str(48 << 20)
     finally:
         cd.remove(cid)
 

@@ -8,13 +8,12 @@ starts its own containerd under the exec-root.  Containers run with `--runtime p
 
 import json
 import os
-import subprocess
 import tempfile
 import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, Daemon, HostGuard, docker_archive, finish, need, parent_comm, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, Daemon, HostGuard, cgroup_file, docker_archive, finish, need, parent_comm, runtime_binary, wait_for
 
 DOCKER = "/usr/bin/docker"  # the 20.10 client matching Debian's dockerd (not /usr/local/bin/docker)
 
@@ -122,24 +121,13 @@ def test_exec(dk, box):
     assert dk("exec", box, "sh", "-c", "exit 9", check=False).returncode == 9
 
 
-def _cgroup_file(pid, controller, name):
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            if controller in ctrls.split(","):
-                top = [d for d in os.listdir("/sys/fs/cgroup") if controller in d.split(",")][0]
-                with open(os.path.join("/sys/fs/cgroup", top, path.lstrip("/"), name)) as g:
-                    return g.read().strip()
-    raise AssertionError(f"no {controller} cgroup for {pid}")
-
-
 def test_update_memory(dk, box):
     pid = int(dk.inspect(box, "{{.State.Pid}}"))
     dk("update", "--memory", "96m", "--memory-swap", "96m", box)
-    assert _cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(96 << 20)
+    assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(96 << 20)
     assert dk.inspect(box, "{{.HostConfig.Memory}}") == str(96 << 20)
     dk("update", "--pids-limit", "77", box)
-    assert _cgroup_file(pid, "pids", "pids.max") == "77"
+    assert cgroup_file(pid, "pids", "pids.max") == "77"
 
 
 def test_top(dk, box):

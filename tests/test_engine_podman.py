@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from engine_util import IMAGE, Cmd, HostGuard, finish, need, oci_archive, parent_comm, runtime_binary, wait_for
+from engine_util import IMAGE, Cmd, HostGuard, cgroup_file, finish, need, oci_archive, parent_comm, runtime_binary, wait_for
 
 def _limit(res):
     """A value no limit on the way to the container is below (conmon's hard NPROC limit
@@ -261,26 +261,15 @@ def test_tmpfs_option(pm):
     assert " tmpfs " in lines[2] and "size=4096k" in lines[2], r
 
 
-def _cgroup_file(pid, controller, name):
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, ctrls, path = line.rstrip("\n").split(":", 2)
-            if controller in ctrls.split(","):
-                top = [d for d in os.listdir("/sys/fs/cgroup") if controller in d.split(",")][0]
-                with open(os.path.join("/sys/fs/cgroup", top, path.lstrip("/"), name)) as g:
-                    return g.read().strip()
-    raise AssertionError(f"no {controller} cgroup for {pid}")
-
-
 def test_resources_in_the_cgroup(pm):
     name = pm.run_d("--memory", "64m", "--cpus", "0.5", "--pids-limit", "50", IMAGE, "sleep", "600")
     try:
         pid = int(pm.inspect(name, "{{.State.Pid}}"))
-        assert _cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(64 << 20)
-        quota = int(_cgroup_file(pid, "cpu", "cpu.cfs_quota_us"))
-        period = int(_cgroup_file(pid, "cpu", "cpu.cfs_period_us"))
+        assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(64 << 20)
+        quota = int(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"))
+        period = int(cgroup_file(pid, "cpu", "cpu.cfs_period_us"))
         assert quota * 2 == period
-        assert _cgroup_file(pid, "pids", "pids.max") == "50"
+        assert cgroup_file(pid, "pids", "pids.max") == "50"
         with open(f"/proc/{pid}/cgroup") as f:
             assert pm.cgroup_parent in f.read()  # under the test's own parent
     finally:
@@ -293,10 +282,10 @@ def test_pause_unpause(pm):
         pid = int(pm.inspect(name, "{{.State.Pid}}"))
         pm("pause", name)
         assert pm.inspect(name, "{{.State.Status}}") == "paused"
-        assert _cgroup_file(pid, "freezer", "freezer.state") == "FROZEN"
+        assert cgroup_file(pid, "freezer", "freezer.state") == "FROZEN"
         pm("unpause", name)
         assert pm.inspect(name, "{{.State.Status}}") == "running"
-        assert _cgroup_file(pid, "freezer", "freezer.state") == "THAWED"
+        assert cgroup_file(pid, "freezer", "freezer.state") == "THAWED"
     finally:
         pm("rm", "-f", "-t", "0", name)
 
