@@ -886,6 +886,25 @@ def update_checks(sub: dict) -> None:
         raise _err("cpu.realtimeRuntime", f"{rt} is larger than cpu.realtimePeriod {rp}")
 
 
+def check_cpuset_within(cpu: dict, parent_file) -> None:
+    """Raise the error of the first of cpu.cpus / cpu.mems that is not within the
+    parent cgroup's list; ``parent_file(k)`` is the path of the parent's file for
+    "cpus" or "mems" (v1: cpuset.K, v2: cpuset.K.effective).  An unreadable parent
+    file is no verdict (the write itself will say)."""
+    from . import read_file
+
+    for k in ("cpus", "mems"):
+        if not cpu.get(k):
+            continue
+        try:
+            avail = read_file(parent_file(k))
+        except OSError:
+            continue
+        err = cpuset_subset_error(f"cpu.{k}", cpu[k], avail)
+        if err:
+            raise err
+
+
 def cpuset_subset_error(field: str, want: str, available: str) -> CgroupError | None:
     """The error for a cpuset list that is not within what the parent cgroup
     has (``available``: the parent's list), or ``None``."""

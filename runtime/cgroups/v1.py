@@ -150,15 +150,8 @@ class V1Manager(Manager):
                 raise CgroupError(f"linux.resources.cpu.realtimeRuntime: {rt} exceeds the realtime budget of the "
                                   f"parent cgroup ({parent} is 0)")
         cd = self.path("cpuset")
-        for k in ("cpus", "mems"):
-            if cpu.get(k) and cd:
-                try:
-                    avail = read_file(os.path.join(os.path.dirname(cd), f"cpuset.{k}"))
-                except OSError:
-                    continue
-                err = res_mod.cpuset_subset_error(f"cpu.{k}", cpu[k], avail)
-                if err:
-                    raise err
+        if cd:
+            res_mod.check_cpuset_within(cpu, lambda k: os.path.join(os.path.dirname(cd), f"cpuset.{k}"))
         return resources
 
     def oom_watch(self):

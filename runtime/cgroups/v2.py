@@ -386,15 +386,7 @@ class V2Manager(Manager):
             except (OSError, IndexError):
                 q = "max"
             resources["cpu"] = dict(cpu, quota=-1 if q == "max" else int(q))
-        for k in ("cpus", "mems"):
-            if cpu.get(k):
-                try:
-                    avail = read_file(os.path.join(os.path.dirname(d), f"cpuset.{k}.effective"))
-                except OSError:
-                    continue
-                err = res_mod.cpuset_subset_error(f"cpu.{k}", cpu[k], avail)
-                if err:
-                    raise err
+        res_mod.check_cpuset_within(cpu, lambda k: os.path.join(os.path.dirname(d), f"cpuset.{k}.effective"))
         return resources
 
     def oom_watch(self):
