@@ -294,19 +294,14 @@ def compile_filter(seccomp):
             rc = lib.seccomp_export_bpf(ctx, fd)
             if rc < 0:
                 raise SeccompError("linux.seccomp", f"exporting the filter: {_strerror(rc)}")
+            from runtime.sync import read_whole
+
             size = os.fstat(fd).st_size
-            chunks, got = [], 0
-            while got < size:
-                chunk = os.pread(fd, size - got, got)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                got += len(chunk)
+            bpf = read_whole(fd)
         finally:
             os.close(fd)
     finally:
         lib.seccomp_release(ctx)
-    bpf = b"".join(chunks)
     if not bpf or len(bpf) % 8 or len(bpf) != size:
         raise SeccompError("linux.seccomp", f"libseccomp exported a bad program ({len(bpf)} bytes)")
     bpf = enosys_stub(seccomp) + bpf

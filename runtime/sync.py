@@ -35,6 +35,19 @@ def recv_fds(sock, bufsize, maxfds):
     return data, fds
 
 
+def read_whole(fd):
+    """All the bytes of a file (a memfd) from offset 0, whatever its file offset."""
+    size = os.fstat(fd).st_size
+    chunks, off = [], 0
+    while off < size:
+        chunk = os.pread(fd, size - off, off)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        off += len(chunk)
+    return b"".join(chunks)
+
+
 class Channel:
     def __init__(self, sock):
         self.sock = sock
@@ -70,17 +83,9 @@ class Channel:
         if data == _BIG and fds:
             mfd = fds.pop()
             try:
-                size = os.fstat(mfd).st_size
-                chunks, off = [], 0
-                while off < size:
-                    chunk = os.pread(mfd, size - off, off)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    off += len(chunk)
+                data = read_whole(mfd)
             finally:
                 os.close(mfd)
-            data = b"".join(chunks)
         msg = jsonio.loads(data)
         return msg.pop("t"), msg, fds
 
