@@ -729,3 +729,138 @@ def test_userns_rbind_of_a_rootfs_dir_keeps_earlier_mounts(rt, cid, make_bundle,
     r = rt.run(cid, b, timeout=30)
     assert r.rc == 0, r
     assert r.out.split("\n")[:2] == ["/dst/sub tmpfs", "ro"], r.out
+
+
+# -- idmapped mounts with a joined user namespace ------------------------------------
+
+@pytest.fixture
+def userns_holder(rt, tdir):
+    """A process in a user namespace of its own, mapped 0 -> 100000 (65536 ids) as
+    _MAP: its /proc/PID/ns/user is what a config joins.  Its command line names
+    tdir (the leak guard finds it if it outlives the test); killed at teardown."""
+    import subprocess
+    import time
+
+    p = subprocess.Popen(["unshare", "--user", "--", "sh", "-c", "read x", f"holder-{tdir}"],
+                         stdin=subprocess.PIPE)
+    try:
+        mine = os.readlink("/proc/self/ns/user")
+        for _ in range(2000):  # until unshare(CLONE_NEWUSER) is done (no timing asserted)
+            if p.poll() is not None or os.readlink(f"/proc/{p.pid}/ns/user") != mine:
+                break
+            time.sleep(0.005)
+        assert p.poll() is None and os.readlink(f"/proc/{p.pid}/ns/user") != mine, "no holder"
+        for f in ("uid_map", "gid_map"):
+            with open(f"/proc/{p.pid}/{f}", "w") as fh:
+                fh.write("0 100000 65536\n")
+        yield p.pid
+    finally:
+        p.stdin.close()
+        p.kill()
+        p.wait()
+
+
+def _joined_userns_bundle(make_bundle, tdir, script, holder):
+    b = _userns_bundle(make_bundle, tdir, script)
+    ns = b.config["linux"]["namespaces"]
+    ns[:] = [n for n in ns if n["type"] != "user"] + [{"type": "user", "path": f"/proc/{holder}/ns/user"}]
+    del b.config["linux"]["uidMappings"], b.config["linux"]["gidMappings"]
+    return b
+
+
+@pytest.mark.parametrize("on_mount", [False, True], ids=["containers-maps", "mount-maps"])
+def test_idmap_with_a_joined_user_namespace(rt, cid, make_bundle, tdir, userns_holder, on_mount):
+    """linux.namespaces joins the holder's user namespace (0 -> 100000): an idmapped bind
+    without mappings of its own takes the joined namespace's, so the host root's file is
+    the container root's (and disk 1234 is 1234 inside); with mappings on the mount (only
+    disk 1234 -> host 100042) a file of 1234 on disk is 42 inside and root's is nobody's.
+    The plain bind beside it shows the host's ids through the container's map."""
+    src = os.path.join(tdir, "idsrc-j")
+    os.makedirs(src)
+    for name, owner in (("root-owned", 0), ("owned-1234", 1234)):
+        with open(os.path.join(src, name), "w") as f:
+            f.write("x\n")
+        os.chown(os.path.join(src, name), owner, owner)
+    b = _joined_userns_bundle(make_bundle, tdir,
+                              "cat /proc/self/uid_map | tr -s ' ' ' '; "
+                              "stat -c '%u %g' /idm/root-owned /idm/owned-1234 /plain/root-owned; "
+                              "echo y > /idm/root-owned && echo wrote || echo refused",
+                              userns_holder)
+    b.add_mount("/idm", "bind", src, ["rbind", "idmap"])
+    if on_mount:
+        b.config["mounts"][-1]["uidMappings"] = [{"containerID": 1234, "hostID": 100042, "size": 1}]
+        b.config["mounts"][-1]["gidMappings"] = [{"containerID": 1234, "hostID": 100042, "size": 1}]
+    b.add_mount("/plain", "bind", src, ["rbind"])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    lines = r.out.split("\n")
+    assert lines[0].split() == ["0", "100000", "65536"], r.out  # the joined namespace's map
+    if on_mount:  # only 1234 is mapped on the mount: root's file is nobody's, not writable
+        assert lines[1:5] == ["65534 65534", "42 42", "65534 65534", "refused"], r.out
+    else:
+        assert lines[1:5] == ["0 0", "1234 1234", "65534 65534", "wrote"], r.out
+        with open(os.path.join(src, "root-owned")) as f:
+            assert f.read() == "y\n"
+    st = os.stat(os.path.join(src, "owned-1234"))
+    assert (st.st_uid, st.st_gid) == (1234, 1234)  # the disk is unchanged
+
+
+# -- symlinks in an idmapped mount's source and destination (compared with crun 1.8.1) ----
+
+_IDMAP_1234 = [{"containerID": 1234, "hostID": 4321, "size": 1}, {"containerID": 0, "hostID": 0, "size": 1}]
+
+
+@pytest.mark.parametrize("kind", ["idmap", "plain"])
+def test_symlinks_in_bind_source_and_destination(rt, cid, make_bundle, tdir, kind):
+    """Source paths are host paths: a symlink in them is followed on the host, the last
+    component too (as runc, crun's plain and user-namespace binds, and crun after 1.8:
+    crun 1.8.1 opened an idmapped source with AT_SYMLINK_NOFOLLOW and mounted the
+    symlink itself, so /b/owned was missing and /c a dangling link).  Destinations are
+    resolved inside the rootfs: a symlink to /inroot lands there, one naming a host
+    directory that exists (absolute, or climbing with ..) lands at that path inside the
+    rootfs, made there, never on the host's directory (crun 1.8.1 refuses such dangling
+    destinations).  Ownership seen inside tells the mount is idmapped (disk 1234 shows
+    as 4321) or plain (1234)."""
+    real = os.path.join(tdir, "idreal")
+    os.makedirs(real)
+    owned = os.path.join(real, "owned")
+    with open(owned, "w") as f:
+        f.write("real\n")
+    os.chown(owned, 1234, 1234)
+    os.symlink(tdir, os.path.join(tdir, "idvia"))                   # a directory on the way
+    os.symlink("idreal", os.path.join(tdir, "idlink"))              # the last component, relative
+    os.symlink(owned, os.path.join(tdir, "idflink"))                # the last component, a file
+    host_dir = os.path.join(tdir, "host-dir")                       # exists on the host
+    os.makedirs(host_dir)
+    with open(os.path.join(host_dir, "host-only"), "w") as f:
+        f.write("host\n")
+    climbed = os.path.join(tdir, "climbed")                         # .. stops at the rootfs's /
+    b = make_bundle(shell(
+        "for f in /a/owned /b/owned /c /inroot/d/owned "
+        f"{host_dir}/owned {climbed}/e/owned; do stat -c %u $f; done; cat /c; "
+        f"test -e {host_dir}/host-only && echo host-visible || echo inside; "
+        "test -L /lnk && echo link-kept"), write=False)
+    b.config["root"]["readonly"] = False
+    os.makedirs(b.rootfs_path("/inroot"))
+    os.symlink("/inroot", b.rootfs_path("/lnk"))
+    os.symlink(host_dir, b.rootfs_path("/out"))
+    os.symlink("../../../../../../../.." + climbed, b.rootfs_path("/climb"))
+    for dest, src in (("/a", os.path.join(tdir, "idvia", "idreal")), ("/b", os.path.join(tdir, "idlink")),
+                      ("/c", os.path.join(tdir, "idflink")), ("/lnk/d", real), ("/out", real),
+                      ("/climb/e", real)):
+        b.add_mount(dest, "bind", src, ["rbind"] + (["idmap"] if kind == "idmap" else []))
+        if kind == "idmap":
+            b.config["mounts"][-1]["uidMappings"] = _IDMAP_1234
+            b.config["mounts"][-1]["gidMappings"] = _IDMAP_1234
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    uid = "4321" if kind == "idmap" else "1234"
+    assert r.out.split() == [uid] * 6 + ["real", "inside", "link-kept"], r.out
+    # on the host: the targets were made inside the rootfs; the host's directory is as it was
+    assert os.listdir(host_dir) == ["host-only"]
+    assert os.path.isdir(b.rootfs_path(host_dir)) and os.path.isdir(b.rootfs_path(climbed + "/e"))
+    assert not os.path.exists(climbed)
+    assert os.path.isfile(b.rootfs_path("/c")) and not os.path.islink(b.rootfs_path("/c"))
+    assert (os.stat(owned).st_uid, os.stat(owned).st_gid) == (1234, 1234)
