@@ -456,3 +456,36 @@ def test_pause_resume(rt, cid, make_bundle):
     assert rt.delete(cid, force=True).rc == 0
     assert rt.state_raw(cid).rc != 0
 
+
+
+# -- list --format json and JSON log lines: compact, as runc (Go's encoding/json) -----
+
+def _compact(line):
+    return json.dumps(json.loads(line), separators=(",", ":"), ensure_ascii=False)
+
+
+def test_list_format_json_is_compact_and_null_when_empty(rt, cid, make_bundle):
+    r = rt.list("--format", "json")
+    assert r.rc == 0, r
+    assert r.out == "null\n", r  # Go marshals the empty (nil) slice as null
+    b = make_bundle(["sleep", "30"])
+    assert rt.create(cid, b).rc == 0
+    r = rt.list("--format", "json")
+    assert r.rc == 0, r
+    assert r.out.endswith("\n") and r.out.count("\n") == 1, r.out
+    line = r.out[:-1]
+    assert line == _compact(line), f"not compact: {line}"
+    (entry,) = json.loads(line)
+    assert (entry["id"], entry["status"], entry["bundle"]) == (cid, "created", b.path), entry
+    assert entry["pid"] == rt.state(cid)["pid"], entry
+
+
+def test_json_log_lines_are_compact(rt, new_cid, tdir):
+    log = os.path.join(tdir, "runtime.log")
+    r = rt.cmd("state", new_cid("pytest-nonexistent"), global_args=["--log", log, "--log-format", "json"])
+    assert r.rc != 0
+    with open(log) as f:
+        lines = [x.rstrip("\n") for x in f if x.strip()]
+    assert lines, "nothing logged"
+    for x in lines:
+        assert x == _compact(x), f"not compact: {x}"
