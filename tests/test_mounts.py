@@ -347,9 +347,19 @@ def _root_optional(rt, cid, make_bundle, propagation, runtime=None):
     return rep.mount_at("/")["optional"]
 
 
+def _in_shared_ns(rt):
+    """The runtime in a mount namespace whose mounts are all shared: the host's / here is
+    private, and a slave of a private mount shows as private, so only there can a test
+    tell slave from private (or unbindable)."""
+    shared = cb.Runtime(["unshare", "--mount", "--propagation", "shared", *rt.argv], rt.root,
+                        workdir=rt.workdir)
+    shared.created = rt.created  # rt's teardown deletes what this one made
+    return shared
+
+
 @pytest.mark.parametrize("propagation", ["unbindable", "runbindable"])
 def test_rootfs_propagation_unbindable(rt, cid, make_bundle, propagation):
-    opt = _root_optional(rt, cid, make_bundle, propagation)
+    opt = _root_optional(rt, cid, make_bundle, propagation, runtime=_in_shared_ns(rt))
     assert "unbindable" in opt, opt
     assert not any(o.startswith(("shared:", "master:")) for o in opt), opt
 
@@ -362,7 +372,8 @@ def test_rootfs_propagation_shared(rt, cid, make_bundle, propagation):
 
 @pytest.mark.parametrize("propagation", ["private", "rprivate"])
 def test_rootfs_propagation_private(rt, cid, make_bundle, propagation):
-    opt = _root_optional(rt, cid, make_bundle, propagation)
+    """Not a slave either (which a private host would show as private too)."""
+    opt = _root_optional(rt, cid, make_bundle, propagation, runtime=_in_shared_ns(rt))
     assert not any(o.startswith(("shared:", "master:")) or o == "unbindable" for o in opt), opt
 
 
@@ -371,10 +382,7 @@ def test_rootfs_propagation_slave(rt, cid, make_bundle, propagation):
     """The runtime runs in a mount namespace whose mounts are shared (the host's / here
     is private, so nothing could be a slave of it): / is then a slave, receiving from it
     and sending nothing back."""
-    shared = cb.Runtime(["unshare", "--mount", "--propagation", "shared", *rt.argv], rt.root,
-                        workdir=rt.workdir)
-    shared.created = rt.created  # rt's teardown deletes what this one made
-    opt = _root_optional(rt, cid, make_bundle, propagation, runtime=shared)
+    opt = _root_optional(rt, cid, make_bundle, propagation, runtime=_in_shared_ns(rt))
     assert any(o.startswith("master:") for o in opt), opt
     assert not any(o.startswith("shared:") for o in opt), opt
 
