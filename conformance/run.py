@@ -380,6 +380,31 @@ def _(c: Ctx):
     eq(rep["sysctl.kernel.msgmax"], "4242", "msgmax")
 
 
+def _name_conflict(c: Ctx, field: str):
+    """A kernel.<field> sysctl that contradicts the <field> field: the runtime cannot
+    apply both as specified (runtime.md create: it MUST generate an error and a new
+    container MUST NOT be created)."""
+    cid = c.cid()
+    b = c.bundle(["true"], **{field: "from-field"},
+                 linux={"sysctl": {f"kernel.{field}": "from-sysctl"}})
+    r = c.rt.create(cid, b, timeout=60)
+    check(r.rc != 0, f"create succeeded with {field} and a contradicting kernel.{field} sysctl")
+    check(c.rt.state_raw(cid).rc != 0, "a container was created")
+    check(f"kernel.{field}" in r.err, f"the error does not name kernel.{field}: {r.err.strip()!r}")
+
+
+@requirement("linux.sysctl.hostname-conflict", "a kernel.hostname sysctl contradicting "
+             "hostname is an error and no container is created (runtime.md create)")
+def _(c: Ctx):
+    _name_conflict(c, "hostname")
+
+
+@requirement("linux.sysctl.domainname-conflict", "a kernel.domainname sysctl contradicting "
+             "domainname is an error and no container is created (runtime.md create)")
+def _(c: Ctx):
+    _name_conflict(c, "domainname")
+
+
 # --------------------------------------------------------------------------
 # filesystem
 # --------------------------------------------------------------------------
@@ -467,22 +492,50 @@ def _(c: Ctx):
               f"mounted on the host: {m['line']}")
 
 
-@requirement("linux.rootfsPropagation", "rootfsPropagation shared, private and "
-             "unbindable are the propagation of the container's / (config-linux.md)")
-def _(c: Ctx):
-    want = {"shared": "shared:", "private": None, "unbindable": "unbindable"}
-    for prop, mark in want.items():
-        b = c.bundle(cb.checker_args("mounts"), write=False)
-        b.config["linux"]["rootfsPropagation"] = prop
-        b.write()
-        root = c.report(b=b).mount_at("/")
-        check(root is not None, f"{prop}: no mount at /")
-        opt = root["optional"]
-        if mark is None:
-            check(not any(o.startswith(("shared:", "master:")) or o == "unbindable" for o in opt),
-                  f"{prop}: {root['line']}")
-        else:
-            check(any(o.startswith(mark) for o in opt), f"{prop}: {root['line']}")
+def _root_propagation(c: Ctx, prop: str):
+    """The optional fields of the container's / in its mountinfo, the runtime run in a
+    mount namespace whose mounts are all shared (util-linux unshare): on a host whose /
+    is private a slave of it shows as private, so only there can slave, private and
+    unbindable be told apart."""
+    rt = cb.Runtime(["unshare", "--mount", "--propagation", "shared", *c.rt.argv], c.rt.root,
+                    workdir=c.rt.workdir)
+    rt.created = c.rt.created  # cleaned up with the context's
+    b = c.bundle(cb.checker_args("mounts"), write=False)
+    b.config["linux"]["rootfsPropagation"] = prop
+    b.write()
+    r = rt.run(c.cid(), b, timeout=60)
+    check(r.rc == 0, f"run failed (exit {r.rc}): {r.err.strip()}")
+    rep = cb.parse_report(r.out)
+    check(rep.complete, f"checker output incomplete: {r.out[-300:]!r}")
+    root = rep.mount_at("/")
+    check(root is not None, f"{prop}: no mount at /")
+    opt = root["optional"]
+    return opt, root["line"]
+
+
+def _propagation_requirement(prop, text, want, allowed=frozenset()):
+    """want: the propagation marks / must have; allowed: those it may have besides."""
+    def fn(c: Ctx):
+        opt, line = _root_propagation(c, prop)
+        has = {"shared": any(o.startswith("shared:") for o in opt),
+               "master": any(o.startswith("master:") for o in opt),
+               "unbindable": "unbindable" in opt}
+        got = {k for k, v in has.items() if v}
+        check(want <= got <= want | allowed, f"{prop}: propagation {sorted(got)}, want "
+              f"{sorted(want)}{' (and maybe ' + ', '.join(sorted(allowed)) + ')' if allowed else ''}: {line}")
+    requirement(f"linux.rootfsPropagation.{prop}", f"rootfsPropagation {prop}: {text} "
+                "(config-linux.md)")(fn)
+
+
+# shared: a peer group of its own; it may still receive from the host (the spec only says
+# it is not shared with it)
+_propagation_requirement("shared", "the container's / is in a peer group of its own", {"shared"},
+                         {"master"})
+_propagation_requirement("slave", "the container's / receives from the host's mounts and "
+                         "sends nothing back", {"master"})
+_propagation_requirement("private", "the container's / neither receives nor sends", set())
+_propagation_requirement("unbindable", "the container's / is private and unbindable",
+                         {"unbindable"})
 
 
 @requirement("mounts.options.recursive", "recursive mount options (rro, rnosuid, "
@@ -922,6 +975,34 @@ def _(c: Ctx):
           f"no warning naming CAP_UNKNOWN on stderr: {r.err.strip()!r}")
 
 
+CAP_SYS_TIME = 25
+PR_CAPBSET_DROP = 24
+
+
+@requirement("process.capabilities.outside-bounding", "a capability outside the runtime's "
+             "bounding set cannot be granted: a warning naming it, and the container runs "
+             "with the rest (config.md)")
+def _(c: Ctx):
+    good = ["CAP_CHOWN", "CAP_KILL"]
+    caps = {s: good + ["CAP_SYS_TIME"] for s in ("bounding", "permitted", "effective")}
+    b = c.bundle(cb.shell("grep -E '^Cap(Eff|Bnd)' /proc/self/status"),
+                 process={"capabilities": caps})
+    # the runtime started with CAP_SYS_TIME dropped from its bounding set (prctl)
+    drop = ("import ctypes, os, sys\n"
+            f"if ctypes.CDLL(None, use_errno=True).prctl({PR_CAPBSET_DROP}, {CAP_SYS_TIME}, 0, 0, 0):\n"
+            "    sys.exit('prctl(PR_CAPBSET_DROP): ' + os.strerror(ctypes.get_errno()))\n"
+            "os.execvp(sys.argv[1], sys.argv[1:])\n")
+    rt = cb.Runtime([sys.executable, "-I", "-c", drop, *c.rt.argv], c.rt.root, workdir=c.rt.workdir)
+    rt.created = c.rt.created
+    r = rt.run(c.cid(), b, timeout=60)
+    check(r.rc == 0, f"run failed (exit {r.rc}): {r.err.strip()}")
+    got = dict(line.split(":") for line in r.out.split("\n") if ":" in line)
+    eq(int(got["CapEff"], 16), cb.cap_bits(good), "CapEff")
+    eq(int(got["CapBnd"], 16), cb.cap_bits(good), "CapBnd")
+    check("CAP_SYS_TIME" in r.err and "warn" in r.err.lower(),
+          f"no warning naming CAP_SYS_TIME on stderr: {r.err.strip()!r}")
+
+
 # --------------------------------------------------------------------------
 # seccomp: SCMP_ACT_NOTIFY and listenerPath
 # --------------------------------------------------------------------------
@@ -960,6 +1041,7 @@ def _(c: Ctx):
         out_path = os.path.join(c.dir, "container.out")
         r = c.rt.create(cid, b, stdout_path=out_path)
         check(r.rc == 0, f"create failed (exit {r.rc}): {r.err.strip()}")
+        pid = c.rt.state(cid)["pid"]
         check(c.rt.start(cid).rc == 0, "start failed")
         eq(c.rt.wait_status(cid, "stopped", timeout=30), "stopped", "status")
         with open(out_path) as f:
@@ -971,12 +1053,15 @@ def _(c: Ctx):
         m = got["message"]
         check(isinstance(m.get("ociVersion"), str) and m["ociVersion"], "ociVersion")
         eq(m.get("fds"), ["seccompFd"], "fds")
-        check(isinstance(m.get("pid"), int) and m["pid"] > 0, f"pid: {m.get('pid')!r}")
+        eq(m.get("pid"), pid, "pid (the container process, as the runtime's state says)")
+        check("seccomp" in got["fd_kinds"][0], f"the fd sent is not a seccomp listener: {got['fd_kinds']}")
         eq(m.get("metadata"), "conformance", "metadata")
         st = m.get("state") or {}
         eq(st.get("id"), cid, "state.id")
         eq(st.get("bundle"), b.path, "state.bundle")
         check(st.get("status") in ("creating", "created"), f"state.status: {st.get('status')!r}")
+        eq(st.get("pid"), pid, "state.pid")
+        check(isinstance(st.get("ociVersion"), str) and st["ociVersion"], "state.ociVersion")
     finally:
         agent.kill()
         agent.wait()
