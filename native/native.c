@@ -111,6 +111,21 @@ static int pyrunc_fork_into_cgroup(int cgroup_fd)
     return (int)syscall(SYS_clone3, &args, sizeof(args));
 }
 
+/* clone3 with CLONE_NEW* flags: fork-like, the child starts in its new namespaces
+ * (and, when cgroup_fd >= 0, in that cgroup v2 directory: CLONE_INTO_CGROUP). */
+static int pyrunc_clone3(uint64_t flags, int cgroup_fd)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    args.flags = flags;
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
+    args.exit_signal = SIGCHLD;
+    return (int)syscall(SYS_clone3, &args, sizeof(args));
+}
+
 /* mount_setattr(2) with struct mount_attr (MOUNT_ATTR_SIZE_VER0): flags is
  * AT_RECURSIVE / AT_EMPTY_PATH / AT_SYMLINK_NOFOLLOW; userns_fd only with MOUNT_ATTR_IDMAP. */
 static int pyrunc_mount_setattr(int dirfd, const char *path, unsigned int flags,

@@ -423,12 +423,18 @@ def _spawn(c, config, pf, bundle, opts):
     sys.stdout.flush()
     sys.stderr.flush()
     lock_fd = c._fd
-    pid1, job.in_unified = _fork_into(mgr)
+    pid1 = -1
+    single = init.single_stage_ok(plan, config)
+    if single:  # one child, cloned straight into its namespaces (see init.py)
+        pid1, job.in_unified = _fork_into(mgr, plan.unshare_flags())
+    if pid1 < 0:  # two stages (or clone3 refused the flags: stage 1 says why)
+        single = False
+        pid1, job.in_unified = _fork_into(mgr)
     if pid1 == 0:
         parent.close()
         os.close(lock_fd)
         c.close_journal()
-        init.stage1(job)
+        (init.single_stage if single else init.stage1)(job)
     test_step("create-forked")
     child.close()
     os.close(fifo_fd)
@@ -437,19 +443,19 @@ def _spawn(c, config, pf, bundle, opts):
         os.close(fd)
     master = None
     try:
+        if single:  # the child is the container's init: its pid is known now
+            _save_pid(c, pid1)
+            pid1 = None  # from here on teardown kills it by the saved pid
+            from runtime.process import set_oom_score_adj
+
+            set_oom_score_adj(c.pid, (config.get("process") or {}).get("oomScoreAdj"))
         while True:
             kind, msg, fds = parent.recv()
             if kind == "userns":
                 namespaces.write_id_maps(pid1, linux.get("uidMappings"), linux.get("gidMappings"))
                 parent.send("mapped")
             elif kind == "pid":
-                test_step("create-pid")
-                c.data["pid"] = msg["pid"]
-                c.data["start_time"] = proc_start_time(msg["pid"])
-                c.save()
-                test_step("create-pid-saved")
-                if log.debugging():
-                    log.debug(f"create {c.id}: namespaces made, container init pid {msg['pid']}")
+                _save_pid(c, msg["pid"])
                 _reap(pid1)
                 pid1 = None
             elif kind == "hooks":
@@ -508,6 +514,16 @@ def _spawn(c, config, pf, bundle, opts):
             _reap(pid1)
 
 
+def _save_pid(c, pid):
+    test_step("create-pid")
+    c.data["pid"] = pid
+    c.data["start_time"] = proc_start_time(pid)
+    c.save()
+    test_step("create-pid-saved")
+    if log.debugging():
+        log.debug(f"create {c.id}: namespaces made, container init pid {pid}")
+
+
 def _check_existing_cgroups(mgr):
     """A cgroup that exists before create, as runc checks it: frozen (v1 freezer.state
     FROZEN/FREEZING, cgroup2 cgroup.events frozen 1, e.g. a parent frozen) is an error,
@@ -535,10 +551,12 @@ def _check_existing_cgroups(mgr):
         log.warn(f"container's cgroup is not empty: {len(pids)} process(es) found")
 
 
-def _fork_into(mgr):
+def _fork_into(mgr, ns_flags=0):
     """fork, the child starting in the container's cgroup2 directory when there is one
-    (clone3 CLONE_INTO_CGROUP: moving it later costs a synchronize_rcu).  The parent is
-    single-threaded, so a raw clone is as safe as os.fork here."""
+    (clone3 CLONE_INTO_CGROUP: moving it later costs a synchronize_rcu) and, with
+    ns_flags, in new namespaces (clone3 CLONE_NEW*); (pid, in the cgroup2 directory).
+    The parent is single-threaded, so a raw clone is as safe as os.fork here.  With
+    ns_flags, pid is -1 when clone3 refuses them (the caller goes another way)."""
     from runtime._native import ffi, lib
 
     cfd, own = mgr.dir_fds.get(""), False  # create opened it right after making it
@@ -548,13 +566,18 @@ def _fork_into(mgr):
         except OSError:
             cfd = None
     if cfd is not None:
-        pid = lib.pyrunc_fork_into_cgroup(cfd)
+        pid = lib.pyrunc_clone3(ns_flags, cfd) if ns_flags else lib.pyrunc_fork_into_cgroup(cfd)
         err = ffi.errno
         if own:
             os.close(cfd)
         if pid >= 0:
             return pid, True
         log.debug(f"clone3 into {mgr.path('')}: {os.strerror(err)}; forking and moving instead")
+    if ns_flags:
+        pid = lib.pyrunc_clone3(ns_flags, -1)
+        if pid < 0:
+            log.debug(f"clone3 with namespace flags {ns_flags:#x}: {os.strerror(ffi.errno)}; two stages instead")
+        return pid, False
     return os.fork(), False
 
 

@@ -10,6 +10,12 @@ stage 2 (pid 1 of a new pid namespace): mounts, devices, the parent's prestart a
   straight away).
 
 Both report failures to the parent as one line over the sync channel and exit 1.
+
+When no namespace needs the two stages (no user, cgroup or time namespace to make, none
+of user, pid, cgroup or time to join: the usual container), create clones one child
+straight into its new namespaces instead (single_stage: clone3 with the CLONE_NEW*
+flags): the steps of stage 1 that remain, then stage 2's.  One fork, one Python process
+exit and one message less on every create.
 """
 import os
 import _signal as signal  # the C module: `signal` imports enum
@@ -118,12 +124,74 @@ def _stage1(job):
     os._exit(0)
 
 
+# What clone3 cannot do for the one child of single_stage: a user namespace needs its id
+# maps written from outside and bind sources opened before it is entered; a cgroup
+# namespace must be made after the v1 cgroups are joined; time offsets are written
+# before any process is in the time namespace; a joined pid namespace takes a fork.
+TWO_STAGE_NEW = frozenset(("user", "cgroup", "time"))
+TWO_STAGE_JOIN = frozenset(("user", "pid", "cgroup", "time"))
+
+
+def single_stage_ok(plan, config):
+    if plan.new & TWO_STAGE_NEW or plan.join.keys() & TWO_STAGE_JOIN:
+        return False
+    # an idmapped mount's user namespace is made by a helper process whose maps are
+    # written through the host's /proc by its pid: a pid of the host's pid namespace
+    for m in config.get("mounts") or ():
+        if m.get("uidMappings") or m.get("gidMappings") or \
+                any(o in ("idmap", "ridmap") for o in m.get("options") or ()):
+            return False
+    return True
+
+
+def single_stage(job):
+    _guard(_single_stage, job)
+
+
+def _single_stage(job):
+    """The child create cloned into its new namespaces (and cgroup2 directory): pid 1
+    of its pid namespace from the start.  Stage 1's steps but the namespaces, then
+    stage 2's.  Its oomScoreAdj is set by the parent, which knows its host pid."""
+    from runtime._native import lib
+
+    lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _peer_gone(job.chan):
+        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
+    lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    test_step("stage1-start")
+    _preload(job.config)
+    from runtime import cgroups
+
+    try:
+        job.cgroups.apply(0, skip_unified=job.in_unified)
+    except cgroups.CgroupError as e:
+        raise RuntimeFailure(str(e)) from None
+    job.cgroups.close_dirs()
+    test_step("stage1-joined")
+    job.bind_trees = {}  # no user namespace, no idmapped mount: stage 2 binds from the sources
+    namespaces.join(dict(job.ns_fds))  # network, ipc, uts, mount: no fork needed
+    test_step("stage1-forked")
+    job.order_fd = None
+    _stage2(job)
+
+
+def _peer_gone(chan):
+    """EOF on the channel (the parent sends nothing before our first message)."""
+    import _socket
+
+    try:
+        return chan.sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+
+
 def _stage2(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
-    os.read(job.order_fd, 1)  # EOF: stage 1 has reported our pid and exited
-    os.close(job.order_fd)
+    if job.order_fd is not None:
+        os.read(job.order_fd, 1)  # EOF: stage 1 has reported our pid and exited
+        os.close(job.order_fd)
     test_step("stage2-start")
     config, plan = job.config, job.plan
     linux = config.get("linux") or {}
@@ -307,6 +375,9 @@ def finish_process(job, proc, linux):
     test_step("stage2-exec")
     # listener: pyrunc-init will send the seccomp listener fd (see seccomp.forward_listener)
     job.chan.send("ready", listener="listener" in seccomp_words)
+    # single_stage's PDEATHSIG would survive the exec: the created container must
+    # outlive `create`
+    lib.prctl(lib.PR_SET_PDEATHSIG, 0, 0, 0, 0)
     os.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
 
 

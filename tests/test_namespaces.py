@@ -214,3 +214,51 @@ def test_time_namespace_offsets(rt, cid, make_bundle):
     offs = {l.split()[0]: l.split()[1] for l in r.out.splitlines()}
     assert offs.get("monotonic") == "86400"
     assert offs.get("boottime") == "3600"
+
+
+@pytest.mark.parametrize("extra, one_clone", [(None, True), ("cgroup", False)])
+def test_usual_container_is_one_clone(rt, cid, make_bundle, tdir, extra, one_clone):
+    """create clones the usual container's init straight into its new namespaces (clone3
+    with the CLONE_NEW* flags): the process that reaches stage1-start is already pid 1 of
+    the new pid namespace and a child of create.  A cgroup namespace (made after the v1
+    cgroups are joined) takes the two stages: stage 1 runs in create's pid namespace."""
+    import signal
+
+    from util import wait_for
+
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc's test-only step hooks")
+    b = make_bundle(["true"], write=False)
+    if extra:
+        b.config["linux"]["namespaces"].append({"type": extra})
+    b.write()
+    stop = os.path.join(tdir, "stop")
+    env = dict(rt.env or os.environ, PYRUNC_TEST_STOP_AT="stage1-start", PYRUNC_TEST_STOP_FILE=stop)
+    rt.track(cid)
+    p = rt.popen("create", "--bundle", b.path, cid, env=env)
+    try:
+        def stopped_pid():
+            try:
+                with open(stop) as f:
+                    words = f.read().split()
+            except FileNotFoundError:
+                return None
+            return int(words[1]) if len(words) >= 2 and words[0] == "stage1-start" else None
+
+        assert wait_for(stopped_pid, timeout=30), f"never reached stage1-start: {rt.read_popen(p)}"
+        with open(stop) as f:
+            logged = int(f.read().split()[1])  # its pid as it sees it
+        # find it among create's children: the host's view
+        with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+            kids = [int(k) for k in f.read().split()]
+        assert len(kids) == 1, kids
+        with open(f"/proc/{kids[0]}/status") as f:
+            nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")][0]
+        if one_clone:
+            assert logged == 1 and nspid == [str(kids[0]), "1"], (logged, nspid)
+        else:
+            assert logged == kids[0] and nspid == [str(kids[0])], (logged, nspid)
+    finally:
+        p.send_signal(signal.SIGKILL)  # the child dies with it (PDEATHSIG)
+        p.wait()
+    assert rt.delete(cid, force=True).rc == 0

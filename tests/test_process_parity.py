@@ -470,7 +470,10 @@ def test_stage2_waits_until_stage1_has_reported_its_pid(rt, cid, make_bundle, td
     if rt.name != "pyrunc":
         pytest.skip("pyrunc's test-only step hooks")
     stop = os.path.join(tdir, "stop")
-    b = make_bundle(["true"])
+    b = make_bundle(["true"], write=False)
+    # a cgroup namespace takes the two stages (the usual container is one clone)
+    b.config["linux"]["namespaces"].append({"type": "cgroup"})
+    b.write()
     env = dict(rt.env or os.environ, PYRUNC_TEST_STOP_AT="stage1-forked", PYRUNC_TEST_STOP_FILE=stop)
     rt.track(cid)
     p = rt.popen("create", "--bundle", b.path, cid, env=env)
