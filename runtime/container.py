@@ -528,22 +528,19 @@ def _check_existing_cgroups(mgr):
     """A cgroup that exists before create, as runc checks it: frozen (v1 freezer.state
     FROZEN/FREEZING, cgroup2 cgroup.events frozen 1, e.g. a parent frozen) is an error,
     since the container's processes would hang in it; with processes in it, a warning."""
-    for d in mgr._dirs():
+    # only the freezer hierarchy has freezer.state, only cgroup2 has cgroup.events
+    for sub, name in (("freezer", "freezer.state"), ("", "cgroup.events")):
+        d = mgr.path(sub)
+        if not d:
+            continue
         while not os.path.isdir(d) and d.count("/") > 4:  # not made yet: it would inherit its parent's
             d = os.path.dirname(d)
-        frozen = False
         try:
-            with open(os.path.join(d, "freezer.state"), "rb") as f:
-                frozen = f.read().strip() in (b"FROZEN", b"FREEZING")
+            with open(os.path.join(d, name), "rb") as f:
+                text = f.read()
         except OSError:
-            pass
-        if not frozen:
-            try:
-                with open(os.path.join(d, "cgroup.events"), "rb") as f:
-                    frozen = b"frozen 1" in f.read().splitlines()
-            except OSError:
-                pass
-        if frozen:
+            continue
+        if (text.strip() in (b"FROZEN", b"FREEZING")) if sub else (b"frozen 1" in text.splitlines()):
             raise RuntimeFailure(f"linux.cgroupsPath: the container's cgroup {d} is frozen: "
                                  "its processes would hang (thaw it or use another cgroup)")
     pids = _pids_in(mgr._dirs())

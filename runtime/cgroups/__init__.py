@@ -401,7 +401,9 @@ class Manager:
 
     def _mkdirs(self, sub: str, leaf: str) -> None:
         top = self.mountpoints.get(sub) or os.path.dirname(leaf)
-        rel = os.path.relpath(leaf, top)
+        base = top.rstrip("/") + "/"
+        rel = leaf[len(base):] if leaf.startswith(base) and "/." not in leaf and "//" not in leaf \
+            else os.path.relpath(leaf, top)
         if rel == "." or rel.startswith(".."):
             raise CgroupError(f"cgroup path {leaf}: not below its mount point {top}")
         journal = self.journal

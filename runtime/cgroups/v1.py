@@ -49,7 +49,11 @@ class V1Manager(Manager):
     # -- create / apply ----------------------------------------------------
 
     def _on_created(self, sub: str, directory: str) -> None:
-        if sub == "cpuset" or self.paths.get("cpuset") == directory or \
+        top = self.mountpoints.get("cpuset")
+        if top is not None:  # the cpuset hierarchy (maybe co-mounted with others) is known
+            if directory.startswith(top.rstrip("/") + "/"):
+                self._fix_cpuset(directory)
+        elif sub == "cpuset" or self.paths.get("cpuset") == directory or \
                 os.path.exists(os.path.join(directory, "cpuset.cpus")):
             self._fix_cpuset(directory)
 

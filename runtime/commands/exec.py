@@ -26,12 +26,15 @@ environment, -u UID[:GID], -g adds gids, -c adds a capability, --cwd, --no-new-p
 
 Errors are `exec failed: <one line>` with exit status 255, as runc's.
 """
-import os
-import _signal as signal  # the C module: `signal` imports enum
+import gc
 
-from runtime import container, log
-from runtime.errors import RuntimeFailure
-from runtime.state import CREATING, PAUSED, STOPPED, Container, Root, proc_start_time, test_step
+gc.disable()  # until the process runs: no cyclic GC passes on the way
+import os  # noqa: E402
+import _signal as signal  # noqa: E402  (the C module: `signal` imports enum)
+
+from runtime import container, log  # noqa: E402
+from runtime.errors import RuntimeFailure  # noqa: E402
+from runtime.state import CREATING, PAUSED, STOPPED, Container, Root, proc_start_time, test_step  # noqa: E402
 
 CAP_SETS_ADDED = ("bounding", "effective", "permitted", "ambient")  # runc 1.1.5's -c (never inheritable)
 
@@ -102,6 +105,7 @@ def _exec(opts):
         if master is not None:
             os.close(master)
         return 0
+    gc.enable()  # the process may run for days
     return container.wait_foreground(pid, master)
 
 
