@@ -67,12 +67,22 @@ def build_init(pkg):
     explain_failures(lambda: _build_init(pkg))
 
 
+# pyrunc-init without libc (x86_64, aarch64: init.c makes its own system calls): ~12 kB
+# instead of ~700 kB of static glibc, copied into a memfd and exec'd on every create and
+# exec, and mapped by every waiting container.
+NOLIBC_FLAGS = ["-DPYRUNC_NOLIBC", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-fno-pie",
+                "-no-pie", "-fno-asynchronous-unwind-tables"]
+
+
 def _build_init(pkg):
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()
     out = os.path.join(pkg, "pyrunc-init")
-    cmd = cc + ["-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror",
-                "-o", out + ".new", os.path.join(ROOT, "native", "init.c")]
-    subprocess.check_call(cmd)
+    base = cc + ["-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror", "-o", out + ".new",
+                 os.path.join(ROOT, "native", "init.c")]
+    try:
+        subprocess.check_call(base + NOLIBC_FLAGS + ["-lgcc"], stderr=subprocess.DEVNULL)
+    except subprocess.CalledProcessError:  # another architecture: through libc's syscall()
+        subprocess.check_call(base)
     os.chmod(out + ".new", 0o755)
     os.rename(out + ".new", out)  # never a half-written helper for a create running meanwhile
 

@@ -129,6 +129,26 @@ def test_created_init_exe_is_not_a_writable_host_binary(rt, cid, make_bundle):
                     f"({os.readlink(f'/proc/{pid}/exe')})")
 
 
+def test_created_init_is_the_sealed_freestanding_helper(rt, cid, make_bundle):
+    """The waiting container runs pyrunc-init from its sealed memfd and maps nothing
+    else: no host file (no libc, no loader) it could reach through /proc/PID/map_files,
+    and on x86_64/aarch64 a freestanding helper of a few kB (every create copies it and
+    every waiting container keeps it mapped)."""
+    import platform
+
+    if rt.name != "pyrunc":
+        pytest.skip("pyrunc's helper")
+    assert rt.create(cid, make_bundle(["sleep", "30"])).rc == 0
+    pid = rt.state(cid)["pid"]
+    assert os.readlink(f"/proc/{pid}/exe").startswith("/memfd:pyrunc-init"), os.readlink(f"/proc/{pid}/exe")
+    with open(f"/proc/{pid}/maps") as f:
+        mapped = {line.split(None, 5)[5].strip() for line in f if len(line.split(None, 5)) == 6}
+    assert all(m.startswith(("/memfd:pyrunc-init", "[")) for m in mapped), mapped
+    if platform.machine() in ("x86_64", "aarch64"):
+        size = os.stat(f"/proc/{pid}/exe").st_size
+        assert size < 64 << 10, f"pyrunc-init is {size} bytes: built with libc?"
+
+
 # -- fd and cwd leaks (CVE-2024-21626) ----------------------------------------
 
 def test_no_host_fds_in_container(rt, cid, make_bundle, tdir):
