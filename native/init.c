@@ -132,6 +132,7 @@ void start_c(long *sp)
 #else
 /* -- with libc: its syscall(), its entry point ---------------------------------------- */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -140,7 +141,6 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
     long r = syscall(n, a, b, c, d, e, f);
     return r < 0 ? -errno : r;
 }
-#define RESTORER NULL /* libc's own is not reachable through raw rt_sigaction: SA_RESTORER unused */
 #endif
 
 /* Every system call returns the kernel's value: -errno on failure. */
@@ -484,12 +484,16 @@ static void read_all(int fd)
 
 static int set_handler(int sig, void (*handler)(int))
 {
-    struct k_sigaction sa = { .handler = handler, .flags = 0, .restorer = 0, .mask = 0 };
 #ifdef PYRUNC_NOLIBC
-    sa.flags = K_SA_RESTORER;
-    sa.restorer = RESTORER;
-#endif
+    struct k_sigaction sa = { .handler = handler, .flags = K_SA_RESTORER, .restorer = RESTORER, .mask = 0 };
     return (int)sys4(__NR_rt_sigaction, sig, &sa, 0, sizeof(sa.mask));
+#else
+    struct sigaction sa; /* libc's: its layout and sigreturn trampoline for this architecture */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+#endif
 }
 
 /* While it waits, the created container dies of the signals a program would die of
