@@ -63,7 +63,8 @@ class BuildScripts(build_scripts):
 
     setuptools and pip would rewrite a `#!python` line and drop the flags, so the
     final line is written here, after their step, with the import directories of
-    the environment being installed into (bin/pyrunc's SITE_DIRS)."""
+    the environment being installed into (bin/pyrunc's SITE_DIRS) and its scripts
+    directory (BIN_DIR: run from there, the command searches for nothing)."""
 
     def run(self):
         super().run()
@@ -76,6 +77,11 @@ class BuildScripts(build_scripts):
             marker = b"\nSITE_DIRS = []"
             if marker in rest:
                 rest = rest.replace(marker, b"\nSITE_DIRS = " + repr(_site_dirs()).encode(), 1)
+            marker = b'\nBIN_DIR = ""'
+            if marker in rest:
+                import sysconfig
+
+                rest = rest.replace(marker, b"\nBIN_DIR = " + repr(sysconfig.get_paths()["scripts"]).encode(), 1)
             with open(path, "wb") as f:
                 f.write(first + b"\n" + rest)
             os.chmod(path, 0o755)
