@@ -1,5 +1,5 @@
 """--log / --log-format / --debug: runc's log lines, text (logrus style) or JSON."""
-import os
+import posix
 import sys
 import time
 
@@ -13,7 +13,7 @@ def setup(path, fmt, debug):
     _state["debug"] = bool(debug)
     if path:
         try:
-            _state["fd"] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            _state["fd"] = posix.open(path, posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o644)
         except OSError as e:
             sys.stderr.write(f"pyrunc: --log {path}: {e.strerror}\n")
             raise SystemExit(1)
@@ -36,7 +36,7 @@ def log(level, msg):
         return
     fd = _state["fd"]
     if fd is not None:
-        os.write(fd, _line(level, msg).encode())
+        posix.write(fd, _line(level, msg).encode())
     elif level != "error":
         # Without --log, warnings and debug go to stderr; errors are printed by error().
         sys.stderr.write(_line(level, msg))

@@ -13,10 +13,12 @@ that makes them (mode 01700, set atomically, which umask cannot clear); a direct
 without it was not written by pyrunc and is never read, listed or deleted: for pyrunc
 that container does not exist.  A directory of ours is ours from its first instant, so
 even one left empty by a kill -9 is removed by the next `delete --force`.
+
+This module is on the path of every command, so it imports only built-in modules
+already loaded at interpreter start-up (`posix`, not `os`: see runtime/cli.py); `fcntl`
+and `errno` are imported where they are used.
 """
-import errno
-import fcntl
-import os
+import posix
 
 from runtime import jsonio
 from runtime.errors import NotFound, RuntimeFailure
@@ -51,14 +53,18 @@ STEPS = (
     "delete-locked", "delete-killed", "delete-cgroups-removed", "delete-state-partial",
     "delete-removed",
 )
-_STOP_AT = os.environ.get("PYRUNC_TEST_STOP_AT")
+_STOP_AT = posix.environ.get(b"PYRUNC_TEST_STOP_AT")
+_STOP_AT = None if _STOP_AT is None else _STOP_AT.decode(errors="surrogateescape")
 _STOP_FD = None
-if _STOP_AT is not None and os.environ.get("PYRUNC_TEST_STOP_FILE"):
+if _STOP_AT is not None and posix.environ.get(b"PYRUNC_TEST_STOP_FILE"):
+    import fcntl
+
     # opened now (the container's stages reach their steps after pivot_root), far from
     # the low fds whose numbers the runtime's children rely on
-    _fd = os.open(os.environ["PYRUNC_TEST_STOP_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    _fd = posix.open(posix.environ[b"PYRUNC_TEST_STOP_FILE"],
+                     posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
     _STOP_FD = fcntl.fcntl(_fd, fcntl.F_DUPFD_CLOEXEC, 900)
-    os.close(_fd)
+    posix.close(_fd)
 
 
 def test_step(name):
@@ -71,15 +77,15 @@ def _test_stop(name):
         return
     if _STOP_FD is not None:
         try:
-            os.write(_STOP_FD, f"{name} {os.getpid()}\n".encode())
+            posix.write(_STOP_FD, f"{name} {posix.getpid()}\n".encode())
         except OSError:
             pass
     if _STOP_AT == name:
-        if os.getpid() != 1:
-            os.kill(os.getpid(), 19)  # SIGSTOP (without importing signal); SIGCONT resumes
+        if posix.getpid() != 1:
+            posix.kill(posix.getpid(), 19)  # SIGSTOP (without importing signal); SIGCONT resumes
             return
         while True:  # pid 1 of a pid namespace ignores its own SIGSTOP: park for good
-            os.read(os.pipe()[0], 1)
+            posix.read(posix.pipe()[0], 1)
 
 
 DIR_MODE = 0o1700  # S_ISVTX marks pyrunc's state directories
@@ -115,22 +121,49 @@ def _valid_chars(s):
     return bool(s) and all(ch in _ID_CHARS for ch in s)
 
 
+def _flock(fd, shared=False, wait=True):
+    import fcntl
+
+    fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+
+
+def abspath(path):
+    """os.path.abspath, without importing os when the path already is one (the usual
+    --root: absolute, no '.', '..' or repeated or trailing '/')."""
+    if path[:1] == "/" and "//" not in path and "/." not in path and path[-1:] != "/":
+        return path
+    import os.path
+
+    return os.path.abspath(path)
+
+
+def exists(path):
+    """os.path.exists."""
+    try:
+        posix.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class Root:
     def __init__(self, path):
-        self.path = os.path.abspath(path or DEFAULT_ROOT)
+        self.path = abspath(path or DEFAULT_ROOT)
 
     def ensure(self):
+        import os
+
         try:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
         except OSError as e:
             raise RuntimeFailure(f"--root {self.path}: {e.strerror}") from None
 
     def dir_of(self, cid):
-        return os.path.join(self.path, check_id(cid))
+        return f"{self.path}/{check_id(cid)}" if self.path != "/" else f"/{check_id(cid)}"
 
     def ids(self):
         try:
-            names = os.listdir(self.path)
+            names = posix.listdir(self.path)
         except FileNotFoundError:
             return []
         return sorted(n for n in names if _valid_chars(n) and n not in (".", ".."))
@@ -156,15 +189,15 @@ class Container:
         root.ensure()
         d = root.dir_of(cid)
         try:
-            os.mkdir(d, DIR_MODE)
+            posix.mkdir(d, DIR_MODE)
         except FileExistsError:
             raise RuntimeFailure(f"container with id {cid} already exists") from None
         except OSError as e:
             raise RuntimeFailure(f"create state directory {d}: {e.strerror}") from None
-        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_nlink == 0:  # a `delete --force` raced us between mkdir and flock
-            os.close(fd)
+        fd = posix.open(d, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
+        _flock(fd)
+        if posix.fstat(fd).st_nlink == 0:  # a `delete --force` raced us between mkdir and flock
+            posix.close(fd)
             raise RuntimeFailure(f"container {cid} was deleted while it was being created")
         test_step("create-state-dir")
         return cls(root, cid, fd, {"id": cid}, locked=True, creator=True)
@@ -174,32 +207,34 @@ class Container:
         """Open and lock an existing container; NotFound if it does not exist."""
         d = root.dir_of(cid)
         try:
-            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = posix.open(d, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"container {cid} does not exist") from None
         except OSError as e:
+            import errno
+
             if e.errno == errno.ELOOP:  # a symlink: not a directory pyrunc made
                 raise NotFound(f"container {cid} does not exist") from None
             raise RuntimeFailure(f"open state of {cid}: {e.strerror}") from None
-        st = os.fstat(fd)
+        st = posix.fstat(fd)
         if not st.st_mode & 0o1000:  # another runtime's: not touched, not locked
-            os.close(fd)
+            posix.close(fd)
             raise NotFound(f"container {cid} does not exist")
         if lock:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            st = os.fstat(fd)
+            _flock(fd)
+            st = posix.fstat(fd)
         # Deleted (while we waited for the lock)?
         if st.st_nlink == 0:
-            os.close(fd)
+            posix.close(fd)
             raise NotFound(f"container {cid} does not exist")
         try:
-            with open(os.path.join(d, "state.json"), "rb") as f:
+            with open(d + "/state.json", "rb") as f:
                 data = jsonio.loads(f.read())
         except FileNotFoundError:
             data = {"id": cid, "status": CREATING}
         except (OSError, ValueError) as e:  # noqa: B014
             if not lock:
-                os.close(fd)
+                posix.close(fd)
                 raise RuntimeFailure(f"container {cid}: unreadable state: {e}") from None
             # Torn or foreign state (only a kill -9 at the wrong moment leaves one):
             # what the journal recorded is still removable by delete --force.
@@ -210,13 +245,13 @@ class Container:
 
     def close_journal(self):
         if self._journal is not None:
-            os.close(self._journal)
+            posix.close(self._journal)
             self._journal = None
 
     def close(self):
         self.close_journal()
         if self._fd is not None:
-            os.close(self._fd)
+            posix.close(self._fd)
             self._fd = None
 
     # -- the cleanup journal -------------------------------------------------
@@ -228,23 +263,37 @@ class Container:
 
     def journal(self, kind, path, ours=True):
         if self._journal is None:
-            self._journal = os.open(os.path.join(self.dir, self.JOURNAL),
-                                    os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        os.write(self._journal, (jsonio.dumps([kind, path, ours]) + "\n").encode())
+            self._journal = posix.open(f"{self.dir}/{self.JOURNAL}",
+                                       posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
+        posix.write(self._journal, (jsonio.dumps([kind, path, ours]) + "\n").encode())
 
-    def journal_entries(self, kind):
-        """Paths journaled as `kind`, in order, without those later marked not ours."""
+    def journal_entries(self, kind, kinds=None):
+        """Paths journaled as `kind`, in order, without those later marked not ours.
+        `kinds`: a set that receives every kind the journal holds."""
         try:
-            with open(os.path.join(self.dir, self.JOURNAL), "rb") as f:
+            with open(f"{self.dir}/{self.JOURNAL}", "rb") as f:
                 lines = f.read().splitlines()
         except OSError:
             return []
+        try:  # one parse for the whole journal (the usual case: every line is whole)
+            entries = jsonio.loads(b"[" + b",".join(lines) + b"]")
+            if len(entries) != len(lines):
+                raise ValueError("not one value per line")
+        except ValueError:
+            entries = []
+            for line in lines:
+                try:
+                    entries.append(jsonio.loads(line))
+                except ValueError:
+                    pass  # a torn last line
         out = []
-        for line in lines:
+        for entry in entries:
             try:
-                k, path, ours = jsonio.loads(line)
+                k, path, ours = entry
             except (ValueError, TypeError):
-                continue  # a torn last line
+                continue
+            if kinds is not None:
+                kinds.add(k if isinstance(k, str) else "?")
             if k != kind or not isinstance(path, str):
                 continue
             if ours and path not in out:
@@ -261,19 +310,19 @@ class Container:
 
     # -- state ---------------------------------------------------------------
     def save(self):
-        tmp = os.path.join(self.dir, ".state.json.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        tmp = self.dir + "/.state.json.tmp"
+        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
         try:
             # No fsync: the state lives on /run (tmpfs) and must not outlive a reboot;
             # the rename alone makes the update atomic for concurrent readers.
-            os.write(fd, jsonio.dumps(self.data).encode())
+            posix.write(fd, jsonio.dumps(self.data).encode())
         finally:
-            os.close(fd)
-        os.rename(tmp, os.path.join(self.dir, "state.json"))
+            posix.close(fd)
+        posix.rename(tmp, self.dir + "/state.json")
 
     @property
     def fifo(self):
-        return os.path.join(self.dir, "exec.fifo")
+        return self.dir + "/exec.fifo"
 
     @property
     def pid(self):
@@ -288,7 +337,7 @@ class Container:
             return CREATING if self.creator or self._creator_alive() else STOPPED
         if not self.alive():
             return STOPPED
-        if os.path.exists(self.fifo):
+        if exists(self.fifo):
             return CREATED
         if self.data.get("paused"):
             return PAUSED
@@ -301,17 +350,17 @@ class Container:
         if self.locked:
             return False  # we hold the lock: the creator is gone
         try:
-            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fd = posix.open(self.dir, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
         except OSError:
             return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            _flock(fd, shared=True, wait=False)
         except BlockingIOError:
             return True
         except OSError:
             return False
         finally:
-            os.close(fd)
+            posix.close(fd)
         return False
 
     def spec_state(self, status=None):
@@ -338,16 +387,15 @@ class Container:
         """Remove the state directory (the lock goes with it).  The journal goes
         last: killed half-way, the next delete still knows what was made."""
         self.close_journal()
-        names = sorted(os.listdir(self.dir), key=lambda n: (n == self.JOURNAL, n != "state.json"))
+        names = sorted(posix.listdir(self.dir), key=lambda n: (n == self.JOURNAL, n != "state.json"))
         for name in names:
             try:
-                os.unlink(os.path.join(self.dir, name))
+                posix.unlink(f"{self.dir}/{name}")
             except FileNotFoundError:
                 pass
             if name == "state.json":
                 test_step("delete-state-partial")
         try:
-            os.rmdir(self.dir)
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                raise
+            posix.rmdir(self.dir)
+        except FileNotFoundError:
+            pass

@@ -62,6 +62,20 @@ def test_installed_command_runs_on_debian_python(installed):
     assert "python: 3." in r.stdout
 
 
+def test_installed_command_knows_where_it_was_installed(installed):
+    """setup.py writes the bin/ it installs into (BIN_DIR): run from there, the command
+    compiles no search, imports no `os` and finds its package where SITE_DIRS say (a
+    copy anywhere else searches: test_system_layout_finds_dist_packages)."""
+    exe = installed / "bin" / "pyrunc"
+    src = exe.read_text()
+    assert f"\nBIN_DIR = {str(installed / 'bin')!r}" in src
+    r = subprocess.run([str(installed / "bin" / "python"), "-IS", "-X", "importtime", str(exe), "--version"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "runtime.cli" in imported and "os" not in imported, sorted(imported)
+
+
 def test_installed_command_imports_nothing_from_site(installed):
     """-IS: no site module, no .pth file executed, the package from the venv."""
     exe = installed / "bin" / "pyrunc"

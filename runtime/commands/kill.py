@@ -1,6 +1,6 @@
 """`kill`: send a signal (default SIGTERM) to the container's init, or with --all to all
 of its processes."""
-import os
+import posix
 import _signal as signal  # the C module: `signal` imports enum
 
 from runtime.errors import RuntimeFailure
@@ -40,13 +40,13 @@ def main(opts):
             pids = [] if killed else mgr.pids() if mgr else [c.pid]
             for p in pids:
                 try:
-                    os.kill(p, sig)
+                    posix.kill(p, sig)
                 except ProcessLookupError:
                     pass
             if st == PAUSED and mgr is not None and sig == signal.SIGKILL:
                 mgr.thaw()  # frozen tasks die only once thawed
             return
         try:
-            os.kill(c.pid, sig)
+            posix.kill(c.pid, sig)
         except ProcessLookupError:
             raise RuntimeFailure("container not running: no such process") from None
