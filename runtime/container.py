@@ -4,14 +4,16 @@ foreground, tear it down.  The commands themselves live in runtime/commands/, on
 each; they raise RuntimeFailure with a one-line message.  A failed create leaves
 nothing behind: the init process is killed, the cgroups and the state dir removed.
 """
-import errno
 import os
 import _signal as signal  # the C module: `signal` imports enum
 
 from runtime import jsonio, log
 from runtime.errors import ConfigError, RuntimeFailure
-from runtime.state import (CREATED, CREATING, PAUSED, RUNNING, STOPPED, Container, Root, proc_start_time,
-                           test_step)
+# start's and delete's work lives in their command modules, so that they need not import
+# this one; run uses it through here
+from runtime.commands.delete import delete_container  # noqa: F401
+from runtime.commands.start import start_container  # noqa: F401
+from runtime.state import CREATED, CREATING, Container, Root, proc_start_time, test_step
 
 OCI_VERSION = "1.3.0"
 INIT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
@@ -703,71 +705,6 @@ def _rmdirs(dirs):
 
 # -- start / run ---------------------------------------------------------------------
 
-def start_container(c):
-    import select
-
-    st = c.status()
-    if st != CREATED:
-        if st == STOPPED:
-            if log.debugging():
-                log.debug(f"start {c.id}: init pid {c.pid} (start time {c.data.get('start_time')}) is gone: "
-                          f"now {proc_start_time(c.pid) if c.pid else None}")
-            raise RuntimeFailure("cannot start a container that has stopped")
-        raise RuntimeFailure(f"cannot start an already {st} container")
-    if not (c.data.get("exec") or {}).get("process"):
-        raise RuntimeFailure(f"process: container {c.id} was created without one (config.json has no "
-                             "process): nothing to start")
-    try:
-        wfd = os.open(c.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        if e.errno == errno.ENXIO:
-            if log.debugging():
-                log.debug(f"start {c.id}: no reader on {c.fifo}: init pid {c.pid} alive: {c.alive()}")
-            raise RuntimeFailure("cannot start a container that has stopped") from None
-        raise RuntimeFailure(f"start signal: {e.strerror}") from None
-    rfd = os.open(c.fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        os.write(wfd, b"0")
-        os.close(wfd)
-        test_step("start-signalled")
-        if log.debugging():
-            log.debug(f"start {c.id}: start signal written to {c.fifo}")
-        os.unlink(c.fifo)
-        # pyrunc-init holds the fifo until its exec closes it: POLLHUP then means the
-        # container's program runs (or init failed and wrote why into the fifo).
-        poller = select.poll()
-        poller.register(rfd, 0)  # POLLHUP (no writer left) is always reported
-        while not poller.poll(1000) and c.alive():
-            pass
-        try:
-            rest = os.read(rfd, 65536)
-        except BlockingIOError:
-            rest = b""
-    finally:
-        os.close(rfd)
-    if rest and rest != b"0":
-        raise RuntimeFailure(rest.decode(errors="replace").strip().splitlines()[-1])
-    test_step("start-running")
-    if log.debugging():
-        log.debug(f"start {c.id}: started, pid {c.pid} runs the container's process")
-    if not (c.data.get("hooks") or {}).get("poststart"):
-        return  # the common case: no hooks module, no second look at /proc
-    from runtime import hooks
-
-    try:
-        hooks.run(c.data, "poststart", spec_state(c))
-    except RuntimeFailure:
-        # Spec 1.3: a failing poststart hook is an error and the container is stopped;
-        # its lifecycle goes on with delete (which runs the poststop hooks).
-        pid, start_time = c.pid, c.data.get("start_time")
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        wait_dead(pid, start_time)
-        raise
-
-
 def wait_foreground(pid, master):
     """Forward signals to the container, pump the terminal, reap; return the exit status."""
     import select
@@ -846,28 +783,4 @@ def _drop_attach(attach):
     return None
 
 
-# -- delete --------------------------------------------------------------------------
-
-def delete_container(c, force):
-    test_step("delete-locked")
-    st = c.status()
-    if st in (RUNNING, PAUSED) and not force:
-        raise RuntimeFailure(f"cannot delete container {c.id} that is not stopped: {st}")
-    state = c.spec_state(st)
-    teardown(c)
-    test_step("delete-removed")
-    if log.debugging():
-        log.debug(f"delete {c.id}: was {st}; processes killed, cgroups and state removed")
-    # The point of no return is behind us: from here on nothing may fail (hooks were
-    # validated at create; a failing one is a warning, as runc does).
-    state["status"] = STOPPED
-    if not (c.data.get("hooks") or {}).get("poststop"):
-        return
-    try:
-        from runtime import hooks
-
-        hooks.run_all_warn(c.data, "poststop", state, log.warn)
-        if log.debugging():
-            log.debug(f"delete {c.id}: poststop hooks run: {len((c.data.get('hooks') or {}).get('poststop') or ())}")
-    except Exception as e:
-        log.warn(f"hooks.poststop: {type(e).__name__}: {e}")
+# -- delete: runtime/commands/delete.py (delete_container; teardown above is its full path)

@@ -6,6 +6,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -106,6 +107,48 @@ def test_help_and_version_shapes(rt):
     assert v.rc == 0, v
     lines = v.out.splitlines()
     assert lines[0].startswith("pyrunc version ") and lines[1].startswith("commit: ") and "spec: 1.3.0" in lines
+
+
+# What the hot commands must not import (issue 9: each is a new process, and start-up is
+# their latency): os (~0.5 ms), the create/cgroups machinery, the slow stdlib modules.
+HOT_PATH_FORBIDDEN = {"os", "posixpath", "runtime.container", "runtime.cgroups", "runtime.hooks",
+                      "json", "re", "enum", "argparse", "dataclasses", "typing", "subprocess", "signal"}
+
+
+@pytest.mark.pyrunc_only
+def test_hot_commands_import_only_what_they_need(rt, cid, make_bundle, tdir):
+    """start, state, kill and delete (of a stopped container) through this tree's
+    launcher laid out as setup.py installs it (SITE_DIRS, BIN_DIR): python -X importtime
+    lists every module they import."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    bin_dir = os.path.join(tdir, "bin")
+    os.makedirs(bin_dir)
+    with open(os.path.join(repo, "bin", "pyrunc")) as f:
+        src = f.read()
+    assert "\nSITE_DIRS = []" in src  # setup.py's marker
+    src = src.replace("\nSITE_DIRS = []", f"\nSITE_DIRS = [{repo!r}]", 1)
+    src = src.replace('\nBIN_DIR = ""', f"\nBIN_DIR = {bin_dir!r}", 1)
+    exe = os.path.join(bin_dir, "pyrunc")
+    with open(exe, "w") as f:
+        f.write(src)
+
+    def imports(*args):
+        p = subprocess.run([sys.executable, "-IS", "-X", "importtime", exe, "--root", rt.root, *args],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p
+        return {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+
+    assert rt.create(cid, make_bundle(["sleep", "1000"])).rc == 0
+    seen = {}
+    seen["start"] = imports("start", cid)
+    seen["state"] = imports("state", cid)
+    seen["kill"] = imports("kill", cid, "KILL")
+    assert rt.wait_status(cid, "stopped") == "stopped"
+    seen["delete"] = imports("delete", cid)
+    assert not state_dir_exists(rt, cid)
+    for command, modules in seen.items():
+        assert "runtime.cli" in modules, (command, modules)
+        assert not modules & HOT_PATH_FORBIDDEN, (command, sorted(modules & HOT_PATH_FORBIDDEN))
 
 
 @pytest.mark.pyrunc_only

@@ -145,12 +145,17 @@ def test_kill9_run_at_every_step(rt, make_bundle, cid, tdir, step):
 
 
 @pytest.mark.parametrize("step", DELETE_STEPS)
-@pytest.mark.parametrize("started", [False, True], ids=["created", "running"])
+@pytest.mark.parametrize("started", ["created", "running", "stopped"])
 def test_kill9_delete_at_every_step(rt, make_bundle, cid, tdir, step, started):
+    """created, running: processes to kill first; stopped (what engines delete): the
+    cgroups are empty, and delete takes its own path (runtime/commands/delete.py)."""
     b = make_bundle(["sleep", "1000"])
     assert rt.create(cid, b).rc == 0
-    if started:
+    if started != "created":
         assert rt.start(cid).rc == 0
+    if started == "stopped":
+        assert rt.kill(cid, "KILL").rc == 0
+        assert rt.wait_status(cid, "stopped") == "stopped"
     _kill_at(rt, step, tdir, "delete", "--force", cid)
     _assert_gone(rt, cid)
 

@@ -369,3 +369,92 @@ def test_many_containers_concurrently(rt, new_cid, make_bundle):
     for c in ids:
         assert rt.delete(c, force=True).rc == 0
     assert list_ids(rt) == []
+
+
+# -- delete of a stopped container (what engines delete): runtime/commands/delete.py
+# removes it with one rmdir per cgroup directory when they are empty, and hands every
+# other case to the full teardown; these are the cases that must reach it.
+
+def _cgroup_dirs_of(cid):
+    """The directories named `cid` in every cgroup hierarchy (the container's own)."""
+    found = []
+    for h in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", h)
+        if os.path.islink(top) or not os.path.isdir(top):
+            continue
+        for dirpath, dirnames, _ in os.walk(top):
+            if dirpath[len(top):].count("/") >= 6:
+                dirnames[:] = []
+            if cid in dirnames:
+                found.append(os.path.join(dirpath, cid))
+    return found
+
+
+def test_delete_of_stopped_container_kills_what_its_cgroup_still_holds(rt, cid, make_bundle, tdir):
+    """No pid namespace: a child outlives the container's init.  The container is
+    stopped, its cgroups are not empty: delete (no --force needed) kills the child and
+    removes everything."""
+    mark = os.path.join(tdir, "mark")
+    os.makedirs(mark)
+    b = make_bundle(shell("sleep 1000 & echo $! > /mark/pid"), write=False)
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "pid"]
+    b.add_mount("/mark", "bind", mark, ["rbind", "rw"])
+    b.write()
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    assert rt.wait_status(cid, "stopped") == "stopped"
+    child = int(wait_file(os.path.join(mark, "pid"), "\n").strip())
+    assert pid_alive(child)
+    assert _cgroup_dirs_of(cid)
+    r = rt.delete(cid)
+    assert r.rc == 0, r
+    assert wait_dead(child), "the process left in the container's cgroup survived delete"
+    assert not state_dir_exists(rt, cid)
+    assert wait_for(lambda: not _cgroup_dirs_of(cid), 5), _cgroup_dirs_of(cid)
+
+
+@pytest.mark.parametrize("where", ["every", "one"])
+def test_delete_of_stopped_container_removes_cgroups_made_below_its_own(rt, cid, make_bundle, where):
+    """Sub-cgroups made inside the container's cgroups (here from the host, after it
+    stopped) keep them from being removed by a bare rmdir: delete removes them too.
+    "one": only below the unified (else the last) hierarchy's, so that the others are
+    already gone when that one refuses."""
+    b = make_bundle(["true"])
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    assert rt.wait_status(cid, "stopped") == "stopped"
+    dirs = sorted(_cgroup_dirs_of(cid))
+    assert dirs
+    if where == "one":
+        dirs = [d for d in dirs if "/unified/" in d] or dirs[-1:]
+    for d in dirs:
+        os.makedirs(os.path.join(d, "nested", "deeper"))
+    r = rt.delete(cid)
+    assert r.rc == 0, r
+    assert not state_dir_exists(rt, cid)
+    assert not _cgroup_dirs_of(cid), _cgroup_dirs_of(cid)
+
+
+@pytest.mark.pyrunc_only
+def test_delete_of_stopped_container_removes_only_the_parents_it_made(rt, cid, make_bundle, token):
+    """cgroupsPath /<made>/<id> and /<premade>/<id>: the parents pyrunc made go with the
+    container, one that existed before (an engine's, here only in the memory hierarchy)
+    stays."""
+    made, premade = f"pytest-{token}-made", f"pytest-{token}-premade"
+    theirs = f"/sys/fs/cgroup/memory/{premade}"
+    os.mkdir(theirs)
+    try:
+        ids = {f"{cid}-a": f"/{made}/{cid}-a", f"{cid}-b": f"/{premade}/{cid}-b"}
+        for c, path in ids.items():
+            assert rt.create(c, make_bundle(["true"], linux={"cgroupsPath": path})).rc == 0
+            assert rt.start(c).rc == 0
+            assert rt.wait_status(c, "stopped") == "stopped"
+            assert os.path.isdir(f"/sys/fs/cgroup/memory{path}")
+        for c in ids:
+            r = rt.delete(c)
+            assert r.rc == 0, r
+            assert not _cgroup_dirs_of(c), _cgroup_dirs_of(c)
+        left = sorted(d for d in _cgroup_dirs_of(made) + _cgroup_dirs_of(premade))
+        assert left == [theirs], left
+    finally:
+        os.rmdir(theirs)
