@@ -15,6 +15,8 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <linux/capability.h>
@@ -124,6 +126,87 @@ static int pyrunc_clone3(uint64_t flags, int cgroup_fd)
     }
     args.exit_signal = SIGCHLD;
     return (int)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* The sync channel without Python's socket module (whose import costs more than the
+ * whole exchange): socketpair(2) and sendmsg(2)/recvmsg(2) with up to
+ * PYRUNC_MAX_FDS fds as SCM_RIGHTS, the control message built here.  EINTR is retried. */
+#define PYRUNC_MAX_FDS 16
+
+static int pyrunc_seqpacket_pair(int *sv)
+{
+    return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+}
+
+static long pyrunc_send_fds(int sock, const char *data, size_t len, const int *fds, int nfds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * PYRUNC_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { (void *)data, len };
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (nfds < 0 || nfds > PYRUNC_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (nfds > 0) {
+        memset(&ctl, 0, sizeof(ctl));
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    long n;
+    do
+        n = sendmsg(sock, &mh, 0);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* The fds received beyond maxfds are closed; *nfds is how many are in fds. */
+static long pyrunc_recv_fds(int sock, char *buf, size_t cap, int flags, int *fds, int maxfds, int *nfds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * PYRUNC_MAX_FDS)];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { buf, cap };
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.buf;
+    mh.msg_controllen = sizeof(ctl.buf);
+    *nfds = 0;
+    long n;
+    do
+        n = recvmsg(sock, &mh, flags);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int got[PYRUNC_MAX_FDS];
+        if (k > PYRUNC_MAX_FDS)
+            k = PYRUNC_MAX_FDS;
+        memcpy(got, CMSG_DATA(c), k * sizeof(int));
+        for (size_t i = 0; i < k; i++) {
+            if (*nfds < maxfds)
+                fds[(*nfds)++] = got[i];
+            else
+                close(got[i]);
+        }
+    }
+    return n;
 }
 
 /* mount_setattr(2) with struct mount_attr (MOUNT_ATTR_SIZE_VER0): flags is

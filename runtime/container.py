@@ -386,7 +386,7 @@ def create(opts, *, for_run=False):
 def _spawn(c, config, pf, bundle, opts):
     import sys
 
-    from runtime import cgroups, devices, hooks, init, namespaces
+    from runtime import cgroups, devices, init, namespaces
     from runtime.sync import Channel
 
     linux = config.get("linux") or {}
@@ -466,15 +466,19 @@ def _spawn(c, config, pf, bundle, opts):
                 # prestart, createRuntime and createContainer are lifecycle steps 3-5,
                 # after step 2 whose end the spec calls `created` (runc 1.1 says creating).
                 state = spec_state(c, CREATED, c.pid)
-                hooks.run(config, "prestart", state)
-                hooks.run(config, "createRuntime", state)
+                start_words = []
+                if config.get("hooks"):  # the module only when there are hooks
+                    from runtime import hooks
+
+                    hooks.run(config, "prestart", state)
+                    hooks.run(config, "createRuntime", state)
+                    start_words = hooks.encode_for_init(config, dict(state, status=CREATED))
                 test_step("create-hooks")
                 if log.debugging():
                     hk = config.get("hooks") or {}
                     log.debug(f"create {c.id}: rootfs mounted; hooks run: prestart {len(hk.get('prestart') or ())}, "
                               f"createRuntime {len(hk.get('createRuntime') or ())}")
-                created = dict(state, status=CREATED)
-                parent.send("hooks-done", state=state, start_words=hooks.encode_for_init(config, created))
+                parent.send("hooks-done", state=state, start_words=start_words)
             elif kind == "console":
                 if opts.console_socket:
                     from runtime import console

@@ -155,7 +155,7 @@ def _single_stage(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if _peer_gone(job.chan):
+    if job.chan.peer_gone():  # the parent sends nothing before our first message
         os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     test_step("stage1-start")
@@ -173,16 +173,6 @@ def _single_stage(job):
     test_step("stage1-forked")
     job.order_fd = None
     _stage2(job)
-
-
-def _peer_gone(chan):
-    """EOF on the channel (the parent sends nothing before our first message)."""
-    import _socket
-
-    try:
-        return chan.sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
 
 
 def _stage2(job):
@@ -233,7 +223,6 @@ def _stage2(job):
     msg, _ = job.chan.expect("hooks-done")
     job.hook_state, job.hook_words_start = msg["state"], msg["start_words"]
     test_step("stage2-hooks-done")
-    from runtime import hooks
 
     # createContainer hooks run in the rootfs as with runc and crun (`touch ./lib/x` must
     # not reach the host's /lib); pivot_root below changes the cwd again.
@@ -241,7 +230,10 @@ def _stage2(job):
         os.chdir(rootfs)
     except OSError as e:
         raise RuntimeFailure(f"root.path: chdir to {rootfs}: {e.strerror}") from None
-    hooks.run(config, "createContainer", job.hook_state)
+    if (config.get("hooks") or {}).get("createContainer"):
+        from runtime import hooks  # imported by _preload
+
+        hooks.run(config, "createContainer", job.hook_state)
 
     if plan.has("mount"):
         if job.no_pivot:
@@ -278,14 +270,20 @@ def _preload(config):
     """Import now, before the user namespace and pivot_root, every module the container
     side needs: afterwards the host's Python files may be out of reach (a mapped root
     cannot enter /root, and after pivot_root nothing of the host is left)."""
-    import resource  # noqa: F401
     import stat  # noqa: F401
 
-    from runtime import _native, devices, hooks, network, procfs  # noqa: F401
+    from runtime import _native, devices, procfs  # noqa: F401
 
-    if any((config.get("hooks") or {}).get(k) for k in ("createContainer",)):
+    linux = config.get("linux") or {}
+    if any(n.get("type") == "network" and not n.get("path") for n in linux.get("namespaces") or ()):
+        from runtime import network  # noqa: F401
+    if (config.get("hooks") or {}).get("createContainer"):
         import subprocess  # noqa: F401
+
+        from runtime import hooks  # noqa: F401
     if (config.get("linux") or {}).get("seccomp"):
+        import struct  # noqa: F401  (seccomp.compile_filter's)
+
         from runtime import seccomp  # noqa: F401
     if (config.get("process") or {}).get("terminal"):
         import termios  # noqa: F401

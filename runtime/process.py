@@ -9,7 +9,11 @@ RLIMITS = ("AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE",
 
 
 def set_rlimits(rlimits):
-    import resource
+    """setrlimit each through prlimit(2) on ourselves (runtime._native: no `resource`
+    import on every create); failures worded as Python's resource.setrlimit."""
+    if not rlimits:
+        return
+    from runtime._native import ffi, lib
 
     seen = set()
     for i, r in enumerate(rlimits or ()):
@@ -24,18 +28,26 @@ def set_rlimits(rlimits):
         soft, hard = r.get("soft", 0), r.get("hard", 0)
         if soft > hard:
             raise RuntimeFailure(f"{field}: soft limit {soft} is above the hard limit {hard}")
-        inf = resource.RLIM_INFINITY
-        # setrlimit takes a C long: a limit of 2^63 or more (up to the spec's uint64) is no
-        # limit at all, as RLIM_INFINITY (2^64-1) is; the order soft <= hard is kept
+        inf = lib.RLIM_INFINITY
+        # a limit of 2^63 or more (up to the spec's uint64) is no limit at all, as
+        # RLIM_INFINITY (2^64-1) is; the order soft <= hard is kept
         conv = lambda v: inf if v >= 2**63 else v  # noqa: E731
-        try:
-            resource.setrlimit(getattr(resource, "RLIMIT_" + name), (conv(soft), conv(hard)))
-        except (ValueError, OSError, OverflowError) as e:
-            cur = resource.getrlimit(getattr(resource, "RLIMIT_" + name))
+        num = getattr(lib, "RLIMIT_" + name)
+        lim = ffi.new("struct rlimit *")
+        lim.rlim_cur, lim.rlim_max = conv(soft), conv(hard)
+        if lib.prlimit(0, num, lim, ffi.NULL) != 0:
+            err = ffi.errno
+            why = _SETRLIMIT_WORDS.get(err) or os.strerror(err)
+            cur = ffi.new("struct rlimit *")
+            lib.prlimit(0, num, ffi.NULL, cur)
             raise RuntimeFailure(
                 f"{field}: cannot set {t} to soft {soft} hard {hard} (the current hard limit is "
-                f"{'unlimited' if cur[1] == inf else cur[1]}; raising it needs CAP_SYS_RESOURCE): "
-                f"{getattr(e, 'strerror', None) or e}") from None
+                f"{'unlimited' if cur.rlim_max == inf else cur.rlim_max}; raising it needs CAP_SYS_RESOURCE): "
+                f"{why}")
+
+
+# what Python's resource.setrlimit says for these (the messages read as before)
+_SETRLIMIT_WORDS = {1: "not allowed to raise maximum limit", 22: "current limit exceeds maximum limit"}
 
 
 def set_oom_score_adj(pid, value):

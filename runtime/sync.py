@@ -4,34 +4,42 @@ A message larger than INLINE_MAX (the hook state with a config's annotations: Ku
 allows 256 KiB of them, and a datagram cannot exceed the socket buffer, ~208 KiB) travels
 in a memfd passed along as the message's last fd: any size the engines produce fits.
 
-Uses the C `_socket` module directly: `socket.py` imports `enum` and costs more than
-the whole exchange.
+The channel is a pair of plain fds driven through runtime._native (socketpair,
+sendmsg/recvmsg with SCM_RIGHTS): importing Python's `_socket` (and `struct`) costs more
+than the whole exchange.  send_fds/recv_fds below are for socket objects (the seccomp
+agent's connection).
 """
-import _socket
+import errno
 import os
-import struct
 
 from runtime import jsonio
 
-_FD_SIZE = struct.calcsize("i")
 INLINE_MAX = 32 << 10
+MAX_FDS = 8  # per message (the C side takes up to 16)
 _BIG = b'{"t": "@memfd"}'
 
 
 def send_fds(sock, data, fds):
-    """sendmsg with SCM_RIGHTS (socket.send_fds without the socket module)."""
+    """sendmsg with SCM_RIGHTS on a socket object (socket.send_fds without the socket module)."""
+    import _socket
+    import struct
+
     anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))] if fds else []
     return sock.sendmsg([data], anc)
 
 
 def recv_fds(sock, bufsize, maxfds):
-    """(data, fds) from recvmsg with SCM_RIGHTS."""
-    data, anc, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * _FD_SIZE))
+    """(data, fds) from recvmsg with SCM_RIGHTS on a socket object."""
+    import _socket
+    import struct
+
+    size = struct.calcsize("i")
+    data, anc, _, _ = sock.recvmsg(bufsize, _socket.CMSG_LEN(maxfds * size))
     fds = []
     for level, kind, payload in anc:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            n = len(payload) // _FD_SIZE
-            fds += struct.unpack(f"{n}i", payload[:n * _FD_SIZE])
+            n = len(payload) // size
+            fds += struct.unpack(f"{n}i", payload[:n * size])
     return data, fds
 
 
@@ -48,36 +56,78 @@ def read_whole(fd):
     return b"".join(chunks)
 
 
+def _oserror():
+    from runtime._native import ffi
+
+    err = ffi.errno
+    return OSError(err, os.strerror(err))
+
+
 class Channel:
-    def __init__(self, sock):
-        self.sock = sock
+    def __init__(self, fd):
+        self.fd = fd
+        self._buf = None
 
     @classmethod
     def pair(cls):
-        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        return cls(a), cls(b)
+        from runtime._native import ffi, lib
+
+        sv = ffi.new("int[2]")
+        if lib.pyrunc_seqpacket_pair(sv) != 0:
+            raise _oserror()
+        return cls(sv[0]), cls(sv[1])
 
     def fileno(self):
-        return self.sock.fileno()
+        return self.fd
+
+    def _sendmsg(self, data, fds):
+        from runtime._native import ffi, lib
+
+        fds = list(fds)
+        if lib.pyrunc_send_fds(self.fd, data, len(data), ffi.new("int[]", fds) if fds else ffi.NULL, len(fds)) < 0:
+            raise _oserror()
+
+    def _recvmsg(self, flags=0):
+        """(data, fds); data is b"" at EOF."""
+        from runtime._native import ffi, lib
+
+        if self._buf is None:
+            self._buf = ffi.new("char[]", INLINE_MAX)
+            self._fds = ffi.new("int[]", MAX_FDS)
+            self._nfds = ffi.new("int *")
+        n = lib.pyrunc_recv_fds(self.fd, self._buf, INLINE_MAX, flags, self._fds, MAX_FDS, self._nfds)
+        if n < 0:
+            err = ffi.errno
+            raise (BlockingIOError if err == errno.EAGAIN else OSError)(err, os.strerror(err))
+        return ffi.buffer(self._buf, n)[:], [self._fds[i] for i in range(self._nfds[0])]
+
+    def peer_gone(self):
+        """EOF without waiting or taking a message: the other end is closed."""
+        from runtime._native import lib
+
+        try:
+            return self._recvmsg(lib.MSG_DONTWAIT | lib.MSG_PEEK)[0] == b""
+        except BlockingIOError:
+            return False
 
     def send(self, kind, fds=(), **fields):
         fields["t"] = kind
         data = jsonio.dumps(fields).encode()
         if len(data) <= INLINE_MAX:
-            send_fds(self.sock, data, list(fds))
+            self._sendmsg(data, fds)
             return
         mfd = os.memfd_create("pyrunc-sync", os.MFD_CLOEXEC)
         try:
             view, off = memoryview(data), 0
             while off < len(data):
                 off += os.write(mfd, view[off:])
-            send_fds(self.sock, _BIG, list(fds) + [mfd])
+            self._sendmsg(_BIG, list(fds) + [mfd])
         finally:
             os.close(mfd)
 
     def recv(self):
         """(kind, fields, fds); kind is None at EOF (the other side exited or exec'd)."""
-        data, fds = recv_fds(self.sock, INLINE_MAX, 8)
+        data, fds = self._recvmsg()
         if not data:
             return None, {}, fds
         if data == _BIG and fds:
@@ -100,4 +150,6 @@ class Channel:
         return msg, fds
 
     def close(self):
-        self.sock.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -472,10 +472,11 @@ def _preload(job):
     """Import now what the container side needs (init.finish_process and what it calls):
     past the mount namespace the host's Python files are out of reach.  Less than
     create's init._preload: no mounts, devices or hooks here."""
-    import resource  # noqa: F401
     import stat  # noqa: F401
 
     if job.linux.get("seccomp"):
+        import struct  # noqa: F401  (seccomp.compile_filter's)
+
         from runtime import seccomp  # noqa: F401
     if job.proc.get("terminal"):
         import termios  # noqa: F401
