@@ -341,6 +341,14 @@ def _previous(path: str) -> str | None:
     return s if s and "\n" not in s else None
 
 
+def _first_words(path: str) -> list[str]:
+    """The first word of each line of a control file (none if unreadable)."""
+    try:
+        return [ln.split()[0] for ln in read_file(path).splitlines() if ln.strip()]
+    except OSError:
+        return []
+
+
 def _procs(directory: str) -> list[int]:
     try:
         text = read_file(os.path.join(directory, "cgroup.procs"))
@@ -642,12 +650,21 @@ class Manager:
         names = " or ".join(f for f, _ in w.choices)
         raise CgroupError(f"linux.resources.{w.field}: not supported on this host ({names} not found in {d})")
 
-    @staticmethod
-    def _raise_write(w, d: str, err: OSError):
+    def _raise_write(self, w, d: str, err: OSError):
         if err.errno == errno.EBUSY and w.field == "memory.limit":
             usage = read_int(os.path.join(d, "memory.usage_in_bytes"))
             raise CgroupError(f"linux.resources.memory.limit: cannot lower the limit to {err.cg_value} bytes: "
                               f"the container uses {usage} bytes that the kernel could not reclaim") from None
+        if err.errno == errno.ENODEV and w.controller == "rdma":
+            # rdma.max takes limits of existing devices only; it lists them all
+            have = _first_words(os.path.join(d, "rdma.max"))
+            raise CgroupError(f"linux.resources.{w.field}: no RDMA device {w.field.split('.', 1)[1]!r} on this host "
+                              f"(rdma.max lists {', '.join(have) or 'none'})") from None
+        if err.errno == errno.EINVAL and w.field == "unified.misc.max" and self.mountpoints.get(""):
+            # misc.max takes resources the host has a capacity of (misc.capacity, root cgroup)
+            have = _first_words(os.path.join(self.mountpoints[""], "misc.capacity"))
+            raise CgroupError(f"linux.resources.unified.misc.max: the kernel refused {err.cg_value!r}: this host's "
+                              f"misc.capacity lists {', '.join(have) or 'no resources'}") from None
         raise CgroupError(
             f"linux.resources.{w.field}: writing {getattr(err, 'cg_value', '?')!r} to "
             f"{err.filename or d}: {err.strerror}"
@@ -686,7 +703,6 @@ class Manager:
     def _prepare_update(self, resources: dict) -> dict:
         """Checks and completions that need the live values (v1/v2 specific)."""
         return resources
-
     # -- state -------------------------------------------------------------
 
     def to_state(self) -> dict:

@@ -23,7 +23,7 @@ import os
 
 from . import CgroupError
 from . import resources as res_mod
-from .v2 import V2Manager
+from .v2 import V2Manager, enable_controllers
 
 DEFAULT_SLICE = "system.slice"
 DEFAULT_PREFIX = "pyrunc"
@@ -525,6 +525,10 @@ class SystemdManager(V2Manager):
         mnt = self.mountpoints.get("") or "/sys/fs/cgroup"
         self.paths[""] = mnt.rstrip("/") + cg
         self.created = [self.paths[""]]
+        # systemd enables in the slices only the controllers it knows (cpu, cpuset, io,
+        # memory, pids): hugetlb, rdma and misc are enabled down to the scope as runc
+        # does (fs2.CreateCgroupPath), so their limits can be written in it
+        enable_controllers(mnt, self.paths[""])
 
     def _reset_if_dead(self, bus: _Bus) -> bool:
         """A failed or inactive leftover unit of that name: reset it."""
