@@ -217,6 +217,54 @@ def test_podman_with_systemd_cgroup_manager(runtime_argv, tdir, make_bundle, tok
     assert "libpod-" not in left, left  # podman's scope went away with the container
 
 
+@needs_v2_systemd
+def test_systemd_failed_update_rolls_back_unit_properties(sdrt, cid, make_bundle, tdir):
+    """An update whose last write the kernel refuses (a cpu burst above the quota, after
+    memory.max and pids.max): the files and the unit's properties are as before."""
+    b = _limited(make_bundle, None)
+    b.write()
+    assert sdrt.create(cid, b).rc == 0
+    unit = f"pyrunc-{cid}.scope"
+    d = MNT + _cgroup_of(sdrt.state(cid)["pid"])
+    before = _show(unit, "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec")
+    assert before == {"MemoryMax": str(64 << 20), "TasksMax": "32", "CPUQuotaPerSecUSec": "500ms"}, before
+    res = os.path.join(tdir, "res.json")
+    with open(res, "w") as f:
+        f.write('{"memory": {"limit": %d}, "pids": {"limit": 64}, "cpu": {"burst": 60000}}' % (128 << 20))
+    r = sdrt.cmd("update", "--resources", res, cid)
+    assert_error(r, sdrt)
+    assert "cpu.burst" in r.err and "restoring" not in r.err, r.err
+    assert (_read(f"{d}/memory.max"), _read(f"{d}/pids.max"), _read(f"{d}/cpu.max")) == \
+        (str(64 << 20), "32", "50000 100000")
+    assert _show(unit, "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec") == before
+    # and a good update still goes through, to both
+    with open(res, "w") as f:
+        f.write('{"memory": {"limit": %d}, "pids": {"limit": 64}}' % (128 << 20))
+    assert sdrt.cmd("update", "--resources", res, cid).rc == 0
+    assert (_read(f"{d}/memory.max"), _read(f"{d}/pids.max")) == (str(128 << 20), "64")
+    assert _show(unit, "MemoryMax", "TasksMax") == {"MemoryMax": str(128 << 20), "TasksMax": "64"}
+    assert sdrt.delete(cid, force=True).rc == 0
+
+
+@needs_v2_systemd
+def test_systemd_update_keeps_unified_memory_files(sdrt, cid, make_bundle):
+    """systemd rewrites every memory file of a unit it changes a memory property of
+    (memory.min/low/high/max/swap.max, memory.oom.group): `unified` values it has a
+    property for survive an update of another memory limit."""
+    b = _limited(make_bundle, None, unified={"memory.high": str(48 << 20), "memory.min": str(1 << 20),
+                                             "memory.oom.group": "1"})
+    b.write()
+    assert sdrt.create(cid, b).rc == 0
+    d = MNT + _cgroup_of(sdrt.state(cid)["pid"])
+    want = (str(48 << 20), str(1 << 20), "1")
+    assert (_read(f"{d}/memory.high"), _read(f"{d}/memory.min"), _read(f"{d}/memory.oom.group")) == want
+    u = sdrt.cmd("update", "--memory", str(128 << 20), cid)
+    assert u.rc == 0, u
+    assert _read(f"{d}/memory.max") == str(128 << 20)
+    assert (_read(f"{d}/memory.high"), _read(f"{d}/memory.min"), _read(f"{d}/memory.oom.group")) == want
+    assert sdrt.delete(cid, force=True).rc == 0
+
+
 # --------------------------------------------------------------------------
 # The driver's pure parts (any host).
 # --------------------------------------------------------------------------
@@ -270,6 +318,15 @@ def test_resource_properties():
                                              "cpu": {"quota": -1, "period": 100000}}))
     assert unlimited["MemoryMax"] == unlimited["TasksMax"] == unlimited["CPUQuotaPerSecUSec"] == ("t", 2**64 - 1)
     assert sd.resource_properties(None) == []
+
+
+def test_unified_properties():
+    """`unified` memory files systemd would reset become its properties; a value that does
+    not parse becomes none (the kernel's refusal of the file write names it)."""
+    p = dict(sd.resource_properties({"unified": {"memory.high": "1048576", "memory.min": "max",
+                                                 "memory.oom.group": "1", "memory.max": "bogus", "pids.max": "x"}}))
+    assert p == {"MemoryHigh": ("t", 1048576), "MemoryMin": ("t", 2**64 - 1), "OOMPolicy": ("s", "kill")}, p
+    assert dict(sd.resource_properties({"unified": {"memory.oom.group": "0"}})) == {"OOMPolicy": ("s", "continue")}
 
 
 def test_device_properties():

@@ -688,7 +688,7 @@ class Manager:
         except (CgroupError, OSError) as e:
             if isinstance(e, OSError):  # a control file that vanished or broke mid-way
                 e = CgroupError(f"linux.resources: {e.filename or ' '.join(self._dirs())}: {e.strerror}")
-            failed = []
+            failed = self._restore_before_files()
             for path, old in reversed(self._rollback):
                 try:
                     write_file(path, old)
@@ -703,6 +703,12 @@ class Manager:
     def _prepare_update(self, resources: dict) -> dict:
         """Checks and completions that need the live values (v1/v2 specific)."""
         return resources
+
+    def _restore_before_files(self) -> list[str]:
+        """A failed update: undo what is not a file write (the systemd driver's unit
+        properties) before the files are restored; the failures, as messages."""
+        return []
+
     # -- state -------------------------------------------------------------
 
     def to_state(self) -> dict:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from . import CgroupError
+from . import CgroupError, _previous
 from . import resources as res_mod
 from .v2 import V2Manager, enable_controllers
 
@@ -31,6 +31,7 @@ JOB_TIMEOUT = 30.0      # seconds for a start/stop job (an emulated guest is slo
 CALL_TIMEOUT = 20.0     # seconds for one D-Bus call
 UINT64_MAX = 2**64 - 1
 ANNOTATION_PREFIX = "org.systemd.property."
+START_ONLY = frozenset({"OOMPolicy"})  # a running scope's cannot be changed (SetUnitProperties refuses)
 
 _SYSTEMD = dict(object_path="/org/freedesktop/systemd1", bus_name="org.freedesktop.systemd1",
                 interface="org.freedesktop.systemd1.Manager")
@@ -112,11 +113,29 @@ def _limit(v: str) -> int:
 
 
 def _file_property(file: str, value: str) -> list[tuple[str, tuple]]:
-    """The unit properties a v2 control-file write corresponds to."""
+    """The unit properties a v2 control-file write corresponds to (none for a value
+    that does not parse: a ``unified`` one the kernel will refuse, naming it)."""
+    try:
+        return _file_property_of(file, value)
+    except ValueError:
+        return []
+
+
+def _file_property_of(file: str, value: str) -> list[tuple[str, tuple]]:
     if file == "memory.max":
         return [("MemoryMax", ("t", _limit(value)))]
     if file == "memory.low":
         return [("MemoryLow", ("t", _limit(value)))]
+    # `unified` memory files systemd would otherwise reset (it writes all of them
+    # whenever it changes one memory property of the unit, e.g. at update)
+    if file == "memory.high":
+        return [("MemoryHigh", ("t", _limit(value)))]
+    if file == "memory.min":
+        return [("MemoryMin", ("t", _limit(value)))]
+    if file == "memory.oom.group" and value in ("0", "1"):
+        # systemd writes memory.oom.group from OOMPolicy (kill: 1); "continue" (0)
+        # also keeps systemd from stopping the scope on an OOM kill (its "stop")
+        return [("OOMPolicy", ("s", "kill" if value == "1" else "continue"))]
     if file == "memory.swap.max":
         return [("MemorySwapMax", ("t", _limit(value)))]
     if file == "pids.max":
@@ -324,8 +343,8 @@ class _Bus:
         except OSError:
             pass
 
-    def call(self, method: str, signature: str, args: tuple, what: str = ""):
-        msg = self._new_call(self.addr, method, signature or None, args)
+    def call(self, method: str, signature: str, args: tuple, what: str = "", addr=None):
+        msg = self._new_call(addr or self.addr, method, signature or None, args)
         try:
             return self._unwrap(self.conn.send_and_get_reply(msg, timeout=CALL_TIMEOUT))
         except TimeoutError:
@@ -353,6 +372,15 @@ class _Bus:
                 pass
             except OSError as e:
                 raise CgroupError(f"--systemd-cgroup: {what}: lost the system bus: {e.strerror or e}") from None
+
+    def unit_properties(self, unit: str, interface: str = "org.freedesktop.systemd1.Scope") -> dict:
+        """``{name: (signature, value)}`` of a loaded unit's ``interface``."""
+        from jeepney import DBusAddress
+
+        (path,) = self.call("GetUnit", "s", (unit,), f"looking up {unit}")
+        addr = DBusAddress(path, bus_name=_SYSTEMD["bus_name"], interface="org.freedesktop.DBus.Properties")
+        (props,) = self.call("GetAll", "s", (interface,), f"reading the properties of {unit}", addr=addr)
+        return props
 
     def error_name(self, e) -> str:
         return getattr(e, "name", "") or ""
@@ -551,18 +579,63 @@ class SystemdManager(V2Manager):
         if resources:
             props = resource_properties(resources)
             props += device_properties(resources.get("devices"))
-            props = [p for p in props if self._sent.get(p[0]) != p[1]]
+            props = [p for p in props if self._sent.get(p[0]) != p[1] and p[0] not in START_ONLY]
             if props:
                 bus = self._connect()
-                try:
-                    bus.call("SetUnitProperties", "sba(sv)", (self.unit, True, props), f"updating {self.unit}")
-                except bus.Error as e:
-                    raise CgroupError(f"--systemd-cgroup: updating {self.unit}: {bus.error_text(e)}") from None
-                self._sent.update(props)
+                if self._rollback is not None:
+                    self._save_for_rollback(bus, resources, props)
+                self._set_properties(bus, props)
         try:
             super().set(resources)
         finally:
+            if self._rollback is None:  # update() still needs the bus to roll back
+                self._disconnect()
+
+    def _set_properties(self, bus: _Bus, props: list) -> None:
+        try:
+            bus.call("SetUnitProperties", "sba(sv)", (self.unit, True, props), f"updating {self.unit}")
+        except bus.Error as e:
+            raise CgroupError(f"--systemd-cgroup: updating {self.unit}: {bus.error_text(e)}") from None
+        self._sent.update(props)
+
+    def _save_for_rollback(self, bus: _Bus, resources: dict, props: list) -> None:
+        """update(): what a failure must put back, read before systemd changes it: the
+        unit's properties, and the files it writes for them (their values now go first
+        into the rollback list, so they are the last restored)."""
+        try:
+            have = bus.unit_properties(self.unit)
+        except bus.Error as e:
+            raise CgroupError(f"--systemd-cgroup: reading the properties of {self.unit}: {bus.error_text(e)}") \
+                from None
+        self._old_props = [(n, have[n]) for n, _ in props if n in have]
+        for w in res_mod.v2_plan(resources):
+            for file, _ in w.choices:
+                p = os.path.join(self.dir, file)
+                old = _previous(p)
+                if old is not None:
+                    self._rollback.append((p, old))
+
+    _old_props = None  # during update(): the unit's properties before SetUnitProperties
+
+    def update(self, resources: dict) -> None:
+        self._old_props = None
+        try:
+            super().update(resources)
+        finally:
+            self._old_props = None
             self._disconnect()
+
+    def _restore_before_files(self) -> list[str]:
+        """A failed update: the unit's properties as they were (systemd writes their
+        files at once; the exact previous file values are restored after this)."""
+        if not self._old_props:
+            return []
+        try:
+            bus = self._connect()
+            self._set_properties(bus, self._old_props)
+        except CgroupError as e:
+            return [f"{self.unit}: {e}"]
+        return []
 
     def destroy(self) -> None:
         self._release_holder()
