@@ -398,7 +398,7 @@ def _spawn(c, config, pf, bundle, opts):
         log.debug(f"create {c.id}: start fifo {c.fifo} made and opened")
     init_fd = _sealed_init()
     ns_fds = plan.open_paths()
-    mgr.journal = lambda path, ours=True: c.journal("cgroup", path, ours)
+    mgr.journal = lambda path, ours=True, kind="cgroup": c.journal(kind, path, ours)
     try:
         mgr.create()
         test_step("create-cgroups-made")
@@ -640,6 +640,12 @@ def teardown(c, mgr=None):
             log.warn(f"remove cgroups of {c.id}: {e}")
     elif journaled:
         _rmdirs(journaled)
+    if mgr is None:  # the systemd driver's scopes a create killed early had started
+        units = c.journal_entries("systemd-unit")
+        if units:
+            from runtime.cgroups import systemd
+
+            systemd.stop_units(units, log.warn)
     test_step("delete-cgroups-removed")
     c.remove()
 

@@ -217,6 +217,73 @@ def test_podman_with_systemd_cgroup_manager(runtime_argv, tdir, make_bundle, tok
     assert "libpod-" not in left, left  # podman's scope went away with the container
 
 
+def _units(pattern) -> str:
+    """Every unit systemd has loaded that matches (any state: a failed scope too)."""
+    return subprocess.run(["systemctl", "list-units", "--all", "--no-legend", "--plain", pattern],
+                          capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def _assert_no_scope(sdrt, cid):
+    unit = f"pyrunc-{cid}.scope"
+    assert wait_for(lambda: not _units(unit), timeout=60), _units(unit)
+    assert not os.path.exists(f"{MNT}/system.slice/{unit}")
+    assert not os.path.exists(os.path.join(sdrt.root, cid))
+
+
+# kill -9 of create at every step (tests/test_crash.py's steps, runtime/state.py STEPS), then
+# delete --force: no scope unit, no cgroup, no state is left.  The systemd driver reaches
+# create-cgroup-mkdir once its scope is started (journaled first, by unit name).
+from test_crash import CREATE_STEPS, _kill_at  # noqa: E402
+
+
+@needs_v2_systemd
+@pytest.mark.parametrize("step", CREATE_STEPS)
+def test_systemd_kill9_create_at_every_step(sdrt, make_bundle, cid, tdir, step):
+    b = make_bundle(["sleep", "1000"])
+    sdrt.track(cid)
+    _kill_at(sdrt, step, tdir, "create", "--bundle", b.path, cid)
+    r = sdrt.delete(cid, force=True)
+    assert r.rc == 0 and "Traceback" not in r.err, r
+    _assert_no_scope(sdrt, cid)
+
+
+@needs_v2_systemd
+def test_systemd_scope_of_unreadable_state_is_stopped(sdrt, make_bundle, cid, tdir):
+    """A create killed once the container's init runs in its scope (exec'd: it no longer
+    dies with its parent), and a state.json that cannot be read (what delete --force
+    copes with: only the journal says what was made): the journaled unit is killed and
+    stopped."""
+    b = make_bundle(["sleep", "1000"])
+    sdrt.track(cid)
+    _kill_at(sdrt, "create-init-execd", tdir, "create", "--bundle", b.path, cid)
+    unit = f"pyrunc-{cid}.scope"
+    assert _show(unit, "ActiveState")["ActiveState"] == "active"
+    with open(os.path.join(sdrt.root, cid, "state.json"), "w") as f:
+        f.write('{"torn')
+    r = sdrt.delete(cid, force=True)
+    assert r.rc == 0 and "Traceback" not in r.err, r
+    _assert_no_scope(sdrt, cid)
+
+
+@needs_v2_systemd
+def test_systemd_unit_of_another_root_is_left_alone(rt, sdrt, make_bundle, cid, tdir):
+    """The same id under another --root names the same unit: that create fails, saying
+    so, and stops nothing of the other container's."""
+    b = make_bundle(["sleep", "1000"])
+    assert sdrt.create(cid, b).rc == 0
+    other = cb.Runtime(rt.argv, os.path.join(tdir, "other-root"), workdir=rt.workdir,
+                       global_args=["--systemd-cgroup"])
+    r = other.create(cid, b)
+    assert r.rc != 0 and "Traceback" not in r.err, r
+    # (after a warning that the cgroup, the other container's, is not empty)
+    assert r.err.strip().splitlines()[-1].endswith(f"unit pyrunc-{cid}.scope already exists"), r.err
+    assert not os.path.exists(os.path.join(other.root, cid))
+    assert _show(f"pyrunc-{cid}.scope", "ActiveState")["ActiveState"] == "active"
+    assert sdrt.state(cid)["status"] == "created"
+    assert sdrt.delete(cid, force=True).rc == 0
+    _assert_no_scope(sdrt, cid)
+
+
 @needs_v2_systemd
 def test_systemd_failed_update_rolls_back_unit_properties(sdrt, cid, make_bundle, tdir):
     """An update whose last write the kernel refuses (a cpu burst above the quota, after

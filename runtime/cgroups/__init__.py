@@ -384,7 +384,8 @@ class Manager:
         self.mountpoints = dict(mountpoints or {})  # subsystem -> mount point (stop point for mkdir)
         self.resources = resources
         # journal(path, ours=True) is called before each mkdir (and with ours=False when
-        # someone else made the directory first): a cleanup journal that outlives a kill.
+        # someone else made the directory first): a cleanup journal that outlives a kill;
+        # the systemd driver journals its scope unit's name with kind="systemd-unit".
         self.journal = None
         self.dir_fds: dict[str, int] = {}  # open_dirs(): subsystem -> fd of its directory
 

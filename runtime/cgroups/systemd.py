@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from . import CgroupError, _previous
+from . import CgroupError, _previous, _test_step
 from . import resources as res_mod
 from .v2 import V2Manager, enable_controllers
 
@@ -32,6 +32,7 @@ CALL_TIMEOUT = 20.0     # seconds for one D-Bus call
 UINT64_MAX = 2**64 - 1
 ANNOTATION_PREFIX = "org.systemd.property."
 START_ONLY = frozenset({"OOMPolicy"})  # a running scope's cannot be changed (SetUnitProperties refuses)
+JOURNAL_KIND = "systemd-unit"  # the crash journal's entries for scope units (runtime/state.py)
 
 _SYSTEMD = dict(object_path="/org/freedesktop/systemd1", bus_name="org.freedesktop.systemd1",
                 interface="org.freedesktop.systemd1.Manager")
@@ -466,6 +467,7 @@ class SystemdManager(V2Manager):
         self._holder = 0
         self._holder_fd = -1
         self._sent: dict = {}
+        self.foreign = False  # the unit existed before create: not ours to stop
 
     def _connect(self) -> _Bus:
         if self._bus is None:
@@ -516,6 +518,10 @@ class SystemdManager(V2Manager):
             ("TasksAccounting", ("b", True)),
         ]
         all_props = _merge(base, props)
+        if self.journal is not None:
+            # before the unit exists: a create killed from here on leaves a name
+            # delete --force stops even without a state.json to rebuild us from
+            self.journal(self.unit, kind=JOURNAL_KIND)
         for attempt in (1, 2):
             try:
                 (job,) = bus.call("StartTransientUnit", "ssa(sv)a(sa(sv))",
@@ -527,6 +533,12 @@ class SystemdManager(V2Manager):
                     continue
                 self._release_holder()
                 if name.endswith(".UnitExists"):
+                    # someone else's (another --root, another runtime): its cgroup is not
+                    # ours either: teardown must not thaw, kill in or stop any of it
+                    self.foreign = True
+                    self.skipped = [""]
+                    if self.journal is not None:
+                        self.journal(self.unit, False, kind=JOURNAL_KIND)
                     raise CgroupError(f"--systemd-cgroup: unit {self.unit} already exists") from None
                 raise CgroupError(f"--systemd-cgroup: starting {self.unit}: {bus.error_text(e)}") from None
             except CgroupError:
@@ -541,6 +553,8 @@ class SystemdManager(V2Manager):
             self._release_holder()
             raise CgroupError(f"--systemd-cgroup: starting {self.unit}: job {result}")
         self._sent = dict(all_props)
+        if self.journal is not None:
+            _test_step("create-cgroup-mkdir")  # the scope (and its cgroup) exists now
         # Where systemd put the holder is the scope's cgroup.
         try:
             with open(f"/proc/{self._holder}/cgroup") as f:
@@ -637,38 +651,71 @@ class SystemdManager(V2Manager):
             return [f"{self.unit}: {e}"]
         return []
 
+    def is_frozen(self) -> bool:
+        return not self.foreign and super().is_frozen()
+
     def destroy(self) -> None:
         self._release_holder()
+        if self.foreign:
+            return
         try:
             bus = self._connect()
         except CgroupError:
             bus = None
         try:
             if bus is not None:
-                self._stop(bus)
+                _stop_unit(bus, self.unit)
         finally:
             self._disconnect()
         super().destroy()
-
-    def _stop(self, bus: _Bus) -> None:
-        try:
-            (job,) = bus.call("StopUnit", "ss", (self.unit, "replace"), f"stopping {self.unit}")
-        except bus.Error as e:
-            if bus.error_name(e).endswith(".NoSuchUnit"):
-                return
-            raise CgroupError(f"--systemd-cgroup: stopping {self.unit}: {bus.error_text(e)}") from None
-        result = bus.wait_job(job, f"stopping {self.unit}")
-        if result not in ("done", "canceled"):
-            raise CgroupError(f"--systemd-cgroup: stopping {self.unit}: job {result}")
-        try:
-            bus.call("ResetFailedUnit", "s", (self.unit,))
-        except bus.Error:
-            pass
 
     def to_state(self) -> dict:
         d = super().to_state()
         d.update(driver="systemd", unit=self.unit, slice=self.slice)
         return d
+
+
+def _stop_unit(bus: _Bus, unit: str) -> None:
+    try:
+        (job,) = bus.call("StopUnit", "ss", (unit, "replace"), f"stopping {unit}")
+    except bus.Error as e:
+        if bus.error_name(e).endswith(".NoSuchUnit"):
+            return
+        raise CgroupError(f"--systemd-cgroup: stopping {unit}: {bus.error_text(e)}") from None
+    result = bus.wait_job(job, f"stopping {unit}")
+    if result not in ("done", "canceled"):
+        raise CgroupError(f"--systemd-cgroup: stopping {unit}: job {result}")
+    try:
+        bus.call("ResetFailedUnit", "s", (unit,))
+    except bus.Error:
+        pass
+
+
+def stop_units(units: list, warn) -> None:
+    """``delete --force`` of a container without a state to rebuild its manager from
+    (a create killed early): SIGKILL what is in each scope unit the journal names
+    (a stop alone would send SIGTERM, which a container's init ignores) and stop it."""
+    if not units or not booted():
+        return
+    try:
+        bus = _Bus()
+    except CgroupError as e:
+        warn(f"stopping {', '.join(units)}: {e}")
+        return
+    try:
+        for unit in units:
+            try:
+                bus.call("KillUnit", "ssi", (unit, "all", 9), f"killing {unit}")
+            except bus.Error:
+                pass  # not loaded (any more), or nothing to kill
+            except CgroupError as e:
+                warn(str(e))
+            try:
+                _stop_unit(bus, unit)
+            except CgroupError as e:
+                warn(str(e))
+    finally:
+        bus.close()
 
 
 def manager(container_id: str, cgroups_path: str | None, resources: dict | None, layout, *,
@@ -691,5 +738,5 @@ def from_state(d: dict, **kw) -> SystemdManager:
     return SystemdManager(d.get("id", ""), d.get("cgroups_path"), d["paths"], unit=unit, slice_=slice_, **kw)
 
 
-__all__ = ["SystemdManager", "booted", "expand_slice", "parse_path", "manager", "from_state",
+__all__ = ["SystemdManager", "booted", "expand_slice", "parse_path", "manager", "from_state", "stop_units",
            "resource_properties", "device_properties", "annotation_properties", "cpus_to_bits"]
