@@ -78,19 +78,20 @@ mkdir -p "$work/wheels"; cp "$wheels"/*.whl "$work/wheels/"
 if [ -n "${PYRUNC_VM_PREPARE:-}" ]; then
     bash -c "$PYRUNC_VM_PREPARE" >&2 || die "PYRUNC_VM_PREPARE failed: $PYRUNC_VM_PREPARE"
 fi
+t_prep=$(date +%s)
 {
     echo "# written by scripts/vm/run.sh"
     echo "export PYRUNC_VM=1 PIP_NO_INDEX=1 PIP_FIND_LINKS=/mnt/work/wheels PIP_DISABLE_PIP_VERSION_CHECK=1"
     printf '%q ' "$@"; echo
 } > "$work/cmd.sh"
 
-echo "vm: image $image ($(( t_image - t0 ))s), booting (timeout ${timeout_s}s)" >&2
+echo "vm: image $image ($(( t_image - t0 ))s), wheels and prepare $(( t_prep - t_image ))s, booting (timeout ${timeout_s}s)" >&2
 set +e
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
     -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
     -display none -monitor none -serial "file:$work/serial.log" -no-reboot -nic none \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=1 loglevel=4" \
+    -append "root=/dev/vda rw console=ttyS0 panic=-1 oops=panic systemd.show_status=1 loglevel=4" \
     -drive "file=$image/rootfs.img,if=virtio,format=raw,snapshot=on" \
     -virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on" \
     -virtfs "local,path=$work,mount_tag=work,security_model=none" &
@@ -110,5 +111,5 @@ if [ "$rc" != 0 ] || [ -n "${PYRUNC_VM_SHOW_OUTPUT:-}" ]; then
     echo "vm: the command's output (output.log):" >&2
     cat "$work/output.log" >&2 || true
 fi
-echo "vm: command exited $rc; boot+run $(( t_end - t_image ))s, total $(( t_end - t0 ))s" >&2
+echo "vm: command exited $rc; boot+run $(( t_end - t_prep ))s, total $(( t_end - t0 ))s" >&2
 exit "$rc"

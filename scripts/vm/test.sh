@@ -26,6 +26,7 @@ rm -rf "$work/src" "$work/wheels"; mkdir -p "$work/src" "$work/wheels"
 tar -C "$repo" --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./pyrunc.egg-info \
     --exclude=__pycache__ -cf - . | tar -C "$work/src" -xf - || die "copying the working tree failed"
 "$py" "$work/src/native/build.py" >/dev/null || die "native/build.py failed"
+echo "vm: tree copied and its native parts built in $(( $(date +%s) - t0 ))s" >&2
 # run.sh adds the dependency wheels to $work/wheels and, before booting, runs
 # PYRUNC_VM_PREPARE: pyrunc and its dependencies installed from those wheels only (pip
 # --no-index) into a venv at the path the guest copies it to, built by the interpreter
