@@ -21,7 +21,7 @@ import os
 import _signal as signal  # the C module: `signal` imports enum
 import sys
 
-from runtime import capabilities, mounts, namespaces, process
+from runtime import capabilities, namespaces, process  # mounts: create's stages only (exec needs none)
 from runtime.errors import RuntimeFailure
 from runtime.state import test_step
 
@@ -89,6 +89,8 @@ def _stage1(job):
     test_step("stage1-joined")
     process.set_oom_score_adj("self", (job.config.get("process") or {}).get("oomScoreAdj"))
     # bind sources (and idmapped mounts) opened while we still have the host's privileges
+    from runtime import mounts
+
     job.bind_trees = mounts.preopen_binds(job.config, job.bundle, plan.has("user"),
                                           dict(job.ns_fds).get("user"), os.path.realpath(job.rootfs)) \
         if plan.has("mount") else {}
@@ -176,6 +178,7 @@ def _single_stage(job):
 
 
 def _stage2(job):
+    from runtime import mounts
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -405,6 +408,8 @@ def _set_personality(p):
 
 
 def _is_dir_in(root_fd, path):
+    from runtime import mounts
+
     try:
         fd = mounts.open_in_root(root_fd, path)
     except OSError:

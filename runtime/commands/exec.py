@@ -336,17 +336,36 @@ class Target:
 
 # -- the parent side -------------------------------------------------------------------
 
+# Joined from outside by the one child of a single fork: what takes `enter` and a second
+# fork is a user namespace (joined first, it owns the rest) or a time namespace (it
+# applies to the children of whoever joins it, as the pid namespace does).
+_TWO_FORKS = frozenset(("user", "time"))
+
+
 def _spawn(opts, proc, base, target, mgr, state):
-    """Fork `enter`; return (host pid of the process once it runs, pty master or None)."""
+    """Fork the process; return (host pid of the process once it runs, pty master or None).
+
+    Usually one child: this command joins the container's pid namespace for its children
+    only (setns(CLONE_NEWPID) never moves the caller), so the child starts inside it and
+    joins the rest itself (_enter_single).  With a user or time namespace to join, `enter`
+    joins them all and forks `finish`."""
     import sys
 
-    from runtime import init
+    from runtime import init, namespaces
     from runtime.sync import Channel
+
+    single = not ({t for t, _ in target.ns} & _TWO_FORKS)
+    ns_fds = target.ns
+    if single:
+        pid_ns = dict(target.ns).get("pid")
+        if pid_ns is not None:
+            namespaces.setns(pid_ns, "pid")
+        ns_fds = [(t, fd) for t, fd in target.ns if t != "pid"]
 
     linux = {"seccomp": base.get("seccomp")}
     init_fd = container._sealed_init()
     parent, child = Channel.pair()
-    job = init.Job(chan=child, proc=proc, linux=linux, ns_fds=target.ns, root_fd=target.root_fd,
+    job = init.Job(chan=child, proc=proc, linux=linux, ns_fds=ns_fds, root_fd=target.root_fd,
                    init_fd=init_fd, fifo_fd=None, hook_words_start=[], preserve_fds=opts.preserve_fds or 0,
                    cgroups=mgr, container_id=opts.id, no_new_keyring=bool(base.get("no_new_keyring")),
                    personality=base.get("personality"), parent_pid=os.getpid())
@@ -358,11 +377,14 @@ def _spawn(opts, proc, base, target, mgr, state):
         pid1, job.in_unified = os.fork(), False
     if pid1 == 0:
         parent.close()
-        init._guard(_enter, job)
+        init._guard(_enter_single if single else _enter, job)
     test_step("exec-forked")
     child.close()
     os.close(init_fd)
     pid = master = ready = listener = None
+    if single:  # our child is the process itself
+        pid, pid1 = pid1, None
+        test_step("exec-pid")
     try:
         # `enter` reports the pid and exits, `finish` sends its pty and "ready" and execs:
         # they share the channel, so the order of their messages is not known; EOF comes
@@ -468,6 +490,47 @@ def _enter(job):
     os._exit(0)
 
 
+def _enter_single(job):
+    """The one child: in the container's pid namespace from the fork, it joins the
+    container's cgroups and its other namespaces (mount last), then finishes.  It is
+    non-dumpable and dies with this command until it execs."""
+    from runtime import cgroups, namespaces
+    from runtime._native import lib
+
+    lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if job.chan.peer_gone():  # nothing is sent to us before our first message
+        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
+    lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _preload(job)
+    if job.cgroups is not None:
+        try:
+            job.cgroups.apply(0, skip_unified=job.in_unified)
+        except cgroups.CgroupError as e:
+            raise RuntimeFailure(str(e)) from None
+        job.cgroups.close_dirs()
+    _set_own_oom_score_adj(job.proc.get("oomScoreAdj"))
+    namespaces.join(dict(job.ns_fds))
+    for _, fd in job.ns_fds:
+        os.close(fd)
+    job.ns_fds = []
+    _finish(job)
+
+
+def _set_own_oom_score_adj(value):
+    """oomScoreAdj of this process, named by its pid in the host's /proc (we are in the
+    container's pid namespace already, where os.getpid() is another number)."""
+    if value is None:
+        return
+    from runtime import procfs, process
+
+    proc_fd = procfs.open_root(what="process.oomScoreAdj")
+    try:
+        host_pid = int(os.readlink("self", dir_fd=proc_fd))
+    finally:
+        os.close(proc_fd)
+    process.set_oom_score_adj(host_pid, value)
+
+
 def _preload(job):
     """Import now what the container side needs (init.finish_process and what it calls):
     past the mount namespace the host's Python files are out of reach.  Less than
@@ -481,7 +544,7 @@ def _preload(job):
     if job.proc.get("terminal"):
         import termios  # noqa: F401
 
-        from runtime import console  # noqa: F401
+        from runtime import console, mounts  # noqa: F401  (console.setup_in_container uses mounts)
 
 
 def _finish(job):
