@@ -977,3 +977,38 @@ def test_empty_premade_cpuset_parent_is_filled(tok):
             os.rmdir(parent)
     for d in glob.glob(f"/sys/fs/cgroup/*/pytest-{tok}-engine"):
         os.rmdir(d)
+
+
+# -- the removal rule shared by Manager.destroy and delete's fast path ----------
+
+def test_parents_after_leaves_order_and_default_parent():
+    from runtime.cgroupdirs import parents_after_leaves
+
+    leaves = ["/sys/fs/cgroup/pids/pyrunc/c1", "/sys/fs/cgroup/memory/a/b/c1"]
+    created = leaves + ["/sys/fs/cgroup/memory/a", "/sys/fs/cgroup/memory/a/b"]
+    # the parents we made, deepest first; no default parent once a cgroupsPath is given
+    assert parents_after_leaves(leaves, created, "/a/b/c1") == [
+        "/sys/fs/cgroup/memory/a/b", "/sys/fs/cgroup/memory/a"]
+    # without a cgroupsPath, the shared /pyrunc parent last, even if another container made it
+    assert parents_after_leaves(leaves, created, "") == [
+        "/sys/fs/cgroup/memory/a/b", "/sys/fs/cgroup/memory/a", "/sys/fs/cgroup/pids/pyrunc"]
+    # a /pyrunc we made is removed once; a parent merely named like it is not
+    assert parents_after_leaves(["/x/pyrunc/c1"], ["/x/pyrunc/c1", "/x/pyrunc"], "") == ["/x/pyrunc"]
+    assert parents_after_leaves(["/x/notpyrunc/c1"], ["/x/notpyrunc/c1"], "") == []
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "pyrunc"]), min_size=1, max_size=4), min_size=1, max_size=4),
+       st.booleans(), st.booleans())
+def test_parents_after_leaves_never_names_a_leaf_or_a_child_after_its_parent(paths, named, all_parents):
+    from runtime.cgroupdirs import parents_after_leaves
+
+    leaves = sorted({"/cg/" + "/".join(p) + "/leaf" for p in paths})
+    created = set(leaves)
+    for leaf in leaves:  # the parents between /cg and the leaf made by us (all, or not the closest)
+        parts = leaf.split("/")
+        created |= {"/".join(parts[:i]) for i in range(3, len(parts) - (0 if all_parents else 1))}
+    created = sorted(created)
+    out = parents_after_leaves(leaves, created, "/x" if named else "")
+    assert not set(out) & set(leaves) and len(out) == len(set(out))
+    for i, d in enumerate(out):  # nothing below d comes after it
+        assert not any(o.startswith(d + "/") for o in out[i + 1:])

@@ -21,6 +21,8 @@ import errno
 import os
 import time
 
+from runtime.cgroupdirs import DEFAULT_PARENT, parents_after_leaves
+
 __all__ = [
     "CgroupError",
     "Layout",
@@ -33,7 +35,6 @@ __all__ = [
 ]
 
 STATE_VERSION = 1
-DEFAULT_PARENT = "pyrunc"
 
 # v1 subsystems we know how to join; named hierarchies ("name=systemd") are
 # joined as well.
@@ -569,17 +570,12 @@ class Manager:
                         err = self._rmdir(dirpath, deadline)
                         if err:
                             failures.append(err)
-        for d in sorted(self.created, key=lambda p: p.count("/"), reverse=True):
-            err = self._rmdir(d, deadline if d in leaves else None)
-            if err and d in leaves:
+        for d in sorted((d for d in self.created if d in leaves), key=lambda p: p.count("/"), reverse=True):
+            err = self._rmdir(d, deadline)
+            if err:
                 failures.append(err)
-        # The shared default parent ("/pyrunc") belongs to pyrunc as a whole:
-        # remove it when empty even if another container created it.
-        if not self.cgroups_path:
-            for leaf in leaves:
-                parent = os.path.dirname(leaf)
-                if os.path.basename(parent) == DEFAULT_PARENT and parent not in self.created:
-                    self._rmdir(parent, None)
+        for d in parents_after_leaves(leaves, self.created, self.cgroups_path):
+            self._rmdir(d, None)
         self.created = [d for d in self.created if os.path.isdir(d)]
         if failures:
             raise CgroupError(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))

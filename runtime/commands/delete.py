@@ -13,11 +13,10 @@ loaded at interpreter start-up.
 import posix
 
 from runtime import log
+from runtime.cgroupdirs import parents_after_leaves
 from runtime.errors import NotFound, RuntimeFailure
 from runtime.state import CREATING, PAUSED, RUNNING, STOPPED, Container, Root, test_step
 
-# runtime.cgroups.DEFAULT_PARENT: the shared parent of cgroups without a cgroupsPath
-DEFAULT_PARENT = "pyrunc"
 
 
 def main(opts):
@@ -109,20 +108,11 @@ def _remove_empty(c):
         except OSError:
             return False  # a process or a sub-cgroup is left in it
     test_step("delete-killed")
-    # the parents we made, deepest first, while they are empty (others may share them)
-    for d in sorted((p for p in created if p not in leaves), key=lambda p: p.count("/"), reverse=True):
+    for d in parents_after_leaves(leaves, created, cgroups_path):
         try:
             posix.rmdir(d)
         except OSError:
-            pass
-    if not cgroups_path:
-        for leaf in leaves:
-            parent = leaf[:leaf.rfind("/")]
-            if parent.endswith("/" + DEFAULT_PARENT) and parent not in created:
-                try:
-                    posix.rmdir(parent)
-                except OSError:
-                    pass
+            pass  # still in use by another container: left, as Manager.destroy does
     test_step("delete-cgroups-removed")
     c.remove()
     return True
