@@ -112,7 +112,9 @@ def _check_doc(doc):
         assert g["status"] in ("PASS", "MISS", "n/a")
         if g["kind"] == "floor":
             assert g["status"] != "n/a"
-            assert g["floor"] == res["floor"]["mean_ms"]
+            # the floor measured between the lifecycle steps, once per round
+            assert res["lifecycle"]["floor"]["n"] == 2
+            assert g["floor"] == res["lifecycle"]["floor"]["mean_ms"]
 
 
 def test_bench_json_pyrunc_without_hyperfine(tmp_path):
