@@ -201,6 +201,10 @@ def _stage2(job):
 
     # -- the rootfs: mounts and devices, still seeing the host ------------------------
     if plan.has("mount"):
+        if "mount" in plan.new:  # a copy of the runtime's: its cgroup mounts as create read them
+            from runtime import cgroups
+
+            mounts.HOST_MOUNTINFO = cgroups.mountinfo_read()
         mounts.prepare_root(rootfs, linux.get("rootfsPropagation"))
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         dev_is_ours = True  # the default devices are made unless /dev is bound from elsewhere

@@ -625,16 +625,25 @@ def _copy_tree(src, dst, path):
         os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False)
 
 
+# /proc/self/mountinfo as the runtime read it before the container's mount namespace was
+# made as a copy of its own (init sets it: runtime.cgroups.mountinfo_read()); None: read it
+HOST_MOUNTINFO = None
+
+
 def _cgroup_hierarchies():
-    """[(mount point, root, fstype, super options)] of the cgroup file systems we can see."""
+    """[(mount point, root, fstype, super options)] of the cgroup file systems we can see
+    (the cgroup mounts this mount namespace has made since are inside the rootfs)."""
+    text = HOST_MOUNTINFO
+    if text is None:
+        with open("/proc/self/mountinfo") as f:
+            text = f.read()
     out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fields = left.split()
-            rf = right.split()
-            if rf and rf[0] in ("cgroup", "cgroup2"):
-                out.append((fields[4], fields[3], rf[0], rf[2] if len(rf) > 2 else ""))
+    for line in text.splitlines():
+        left, _, right = line.partition(" - ")
+        fields = left.split()
+        rf = right.split()
+        if rf and rf[0] in ("cgroup", "cgroup2"):
+            out.append((fields[4], fields[3], rf[0], rf[2] if len(rf) > 2 else ""))
     return out
 
 

@@ -163,6 +163,7 @@ def parse_proc_cgroup(text: str) -> dict:
 
 
 _layout: Layout | None = None
+_mountinfo: str | None = None  # the text detect() parsed
 
 
 def _read(path: str) -> str:
@@ -170,12 +171,19 @@ def _read(path: str) -> str:
         return f.read()
 
 
+def mountinfo_read() -> str | None:
+    """/proc/self/mountinfo as detect() read it (None before): create's container side,
+    in a copy of this mount namespace, mounts the cgroup hierarchies without reading it again."""
+    return _mountinfo
+
+
 def detect(refresh: bool = False) -> Layout:
     """Detect (once per process) how cgroups are mounted on this host."""
-    global _layout
+    global _layout, _mountinfo
     if _layout is None or refresh:
         try:
-            v1, unified = parse_mountinfo(_read("/proc/self/mountinfo"))
+            _mountinfo = _read("/proc/self/mountinfo")
+            v1, unified = parse_mountinfo(_mountinfo)
             own = parse_proc_cgroup(_read("/proc/self/cgroup"))
         except OSError as e:
             raise CgroupError(f"cannot inspect cgroup mounts: {e.strerror}") from None
