@@ -16,7 +16,7 @@ import signal
 import pytest
 
 from runtime import state as rstate
-from tests.util import assert_error, wait_for
+from tests.util import assert_error, cgroup_dirs_named, wait_for
 
 pytestmark = pytest.mark.pyrunc_only
 
@@ -30,20 +30,6 @@ EXEC_STEPS = [s for s in STEPS if s.startswith("exec-")]
 
 def _env(step, stop_file):
     return dict(os.environ, PYRUNC_TEST_STOP_AT=step, PYRUNC_TEST_STOP_FILE=stop_file)
-
-
-def _cgroup_dirs_named(cid):
-    found = []
-    for h in os.listdir("/sys/fs/cgroup"):
-        top = os.path.join("/sys/fs/cgroup", h)
-        if os.path.islink(top) or not os.path.isdir(top):
-            continue
-        for dirpath, dirnames, _ in os.walk(top):
-            if dirpath[len(top):].count("/") >= 6:
-                dirnames[:] = []
-            if cid in dirnames:
-                found.append(os.path.join(dirpath, cid))
-    return found
 
 
 def _keyring_exists(cid):
@@ -86,7 +72,7 @@ def _assert_gone(rt, cid):
     assert r.rc == 0, f"delete --force after the kill failed: {r}"
     assert "Traceback" not in r.err and "internal error" not in r.err, r.err
     assert not os.path.exists(os.path.join(rt.root, cid)), "state dir left"
-    assert wait_for(lambda: not _cgroup_dirs_named(cid), 5), f"cgroups left: {_cgroup_dirs_named(cid)}"
+    assert wait_for(lambda: not cgroup_dirs_named(cid), 5), f"cgroups left: {cgroup_dirs_named(cid)}"
     assert wait_for(lambda: not _keyring_exists(cid), 10), "session keyring left"
     # and once more: delete --force of what is gone is a no-op
     r = rt.delete(cid, force=True)
@@ -182,7 +168,7 @@ def test_cgroup_removed_between_create_and_join(rt, make_bundle, cid, tdir):
     p = rt.popen("create", "--bundle", b.path, cid, env=_env(step, stop_file))
     try:
         assert _stop_reached(stop_file, step, p), rt.read_popen(p)
-        victims = [d for d in _cgroup_dirs_named(cid) if "/unified/" not in d]
+        victims = [d for d in cgroup_dirs_named(cid) if "/unified/" not in d]
         if not victims:
             pytest.skip("no v1 hierarchy to remove a cgroup from")
         victim = sorted(victims)[0]
@@ -199,7 +185,7 @@ def test_cgroup_removed_between_create_and_join(rt, make_bundle, cid, tdir):
     assert len(lines) == 1 and victim in lines[0] and "does not exist" in lines[0], err
     assert "internal error" not in err and "Traceback" not in err
     assert not os.path.exists(os.path.join(rt.root, cid))
-    assert wait_for(lambda: not _cgroup_dirs_named(cid), 5), _cgroup_dirs_named(cid)
+    assert wait_for(lambda: not cgroup_dirs_named(cid), 5), cgroup_dirs_named(cid)
 
 
 def test_poststop_hook_never_fails_delete(rt, make_bundle, cid, tdir):

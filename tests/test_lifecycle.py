@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from util import (assert_error, create_running, list_ids, pid_alive, shell,
+from util import (assert_error, cgroup_dirs_named, create_running, list_ids, pid_alive, shell,
                   state_dir_exists, wait_dead, wait_file, wait_for)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -375,21 +375,6 @@ def test_many_containers_concurrently(rt, new_cid, make_bundle):
 # removes it with one rmdir per cgroup directory when they are empty, and hands every
 # other case to the full teardown; these are the cases that must reach it.
 
-def _cgroup_dirs_of(cid):
-    """The directories named `cid` in every cgroup hierarchy (the container's own)."""
-    found = []
-    for h in os.listdir("/sys/fs/cgroup"):
-        top = os.path.join("/sys/fs/cgroup", h)
-        if os.path.islink(top) or not os.path.isdir(top):
-            continue
-        for dirpath, dirnames, _ in os.walk(top):
-            if dirpath[len(top):].count("/") >= 6:
-                dirnames[:] = []
-            if cid in dirnames:
-                found.append(os.path.join(dirpath, cid))
-    return found
-
-
 def test_delete_of_stopped_container_kills_what_its_cgroup_still_holds(rt, cid, make_bundle, tdir):
     """No pid namespace: a child outlives the container's init.  The container is
     stopped, its cgroups are not empty: delete (no --force needed) kills the child and
@@ -405,12 +390,12 @@ def test_delete_of_stopped_container_kills_what_its_cgroup_still_holds(rt, cid, 
     assert rt.wait_status(cid, "stopped") == "stopped"
     child = int(wait_file(os.path.join(mark, "pid"), "\n").strip())
     assert pid_alive(child)
-    assert _cgroup_dirs_of(cid)
+    assert cgroup_dirs_named(cid)
     r = rt.delete(cid)
     assert r.rc == 0, r
     assert wait_dead(child), "the process left in the container's cgroup survived delete"
     assert not state_dir_exists(rt, cid)
-    assert wait_for(lambda: not _cgroup_dirs_of(cid), 5), _cgroup_dirs_of(cid)
+    assert wait_for(lambda: not cgroup_dirs_named(cid), 5), cgroup_dirs_named(cid)
 
 
 @pytest.mark.parametrize("where", ["every", "one"])
@@ -423,7 +408,7 @@ def test_delete_of_stopped_container_removes_cgroups_made_below_its_own(rt, cid,
     assert rt.create(cid, b).rc == 0
     assert rt.start(cid).rc == 0
     assert rt.wait_status(cid, "stopped") == "stopped"
-    dirs = sorted(_cgroup_dirs_of(cid))
+    dirs = sorted(cgroup_dirs_named(cid))
     assert dirs
     if where == "one":
         dirs = [d for d in dirs if "/unified/" in d] or dirs[-1:]
@@ -432,7 +417,7 @@ def test_delete_of_stopped_container_removes_cgroups_made_below_its_own(rt, cid,
     r = rt.delete(cid)
     assert r.rc == 0, r
     assert not state_dir_exists(rt, cid)
-    assert not _cgroup_dirs_of(cid), _cgroup_dirs_of(cid)
+    assert not cgroup_dirs_named(cid), cgroup_dirs_named(cid)
 
 
 @pytest.mark.pyrunc_only
@@ -453,8 +438,8 @@ def test_delete_of_stopped_container_removes_only_the_parents_it_made(rt, cid, m
         for c in ids:
             r = rt.delete(c)
             assert r.rc == 0, r
-            assert not _cgroup_dirs_of(c), _cgroup_dirs_of(c)
-        left = sorted(d for d in _cgroup_dirs_of(made) + _cgroup_dirs_of(premade))
+            assert not cgroup_dirs_named(c), cgroup_dirs_named(c)
+        left = sorted(d for d in cgroup_dirs_named(made) + cgroup_dirs_named(premade))
         assert left == [theirs], left
     finally:
         os.rmdir(theirs)

@@ -102,6 +102,21 @@ def list_ids(rt) -> list[str]:
     return [c["id"] for c in data]
 
 
+def cgroup_dirs_named(cid) -> list[str]:
+    """The directories named `cid` in every cgroup hierarchy (up to 6 levels deep)."""
+    found = []
+    for h in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", h)
+        if os.path.islink(top) or not os.path.isdir(top):
+            continue
+        for dirpath, dirnames, _ in os.walk(top):
+            if dirpath[len(top):].count("/") >= 6:
+                dirnames[:] = []
+            if cid in dirnames:
+                found.append(os.path.join(dirpath, cid))
+    return found
+
+
 def host_cgroup_of(pid) -> dict:
     """controller(s) -> path for a host pid, from /proc/PID/cgroup."""
     d = {}
