@@ -95,7 +95,7 @@ def test_makedirs_agrees_with_os_makedirs(tmp_path):
 # os (~0.5 ms), what runtime._native replaces, the slow stdlib modules, jsonschema.
 CREATE_PATH_FORBIDDEN = {"os", "posixpath", "_collections_abc", "socket", "_socket", "struct", "resource",
                          "json", "re", "enum", "argparse", "dataclasses", "typing", "subprocess", "signal",
-                         "jsonschema", "runtime.hooks"}
+                         "jsonschema", "runtime.hooks", "__future__"}
 
 
 @pytest.mark.pyrunc_only

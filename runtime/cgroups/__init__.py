@@ -15,8 +15,6 @@ here; the version specific managers and the resource mapping are imported
 when first used.
 """
 
-from __future__ import annotations
-
 import errno
 import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
 import time

@@ -14,8 +14,6 @@ Conventions shared with runc:
   it is converted to the swap-only ``memory.swap.max``.
 """
 
-from __future__ import annotations
-
 
 from . import CgroupError
 

@@ -1,8 +1,6 @@
 """cgroup v1 manager (also used on hybrid hosts, where the cgroup2 hierarchy
 mounted next to the v1 controllers is joined as well)."""
 
-from __future__ import annotations
-
 import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
 import time
 

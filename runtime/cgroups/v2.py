@@ -6,8 +6,6 @@ program is generated here from the OCI rules and loaded with the ``bpf(2)``
 system call through ctypes (imported only when device rules are set).
 """
 
-from __future__ import annotations
-
 import errno
 import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
 import struct
