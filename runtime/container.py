@@ -10,10 +10,8 @@ import _signal as signal  # the C module: `signal` imports enum
 from runtime import paths as ospath
 from runtime import jsonio, log
 from runtime.errors import ConfigError, RuntimeFailure
-# start's and delete's work lives in their command modules, so that they need not import
-# this one; run uses it through here
-from runtime.commands.delete import delete_container  # noqa: F401
-from runtime.commands.start import start_container  # noqa: F401
+# start's and delete's work lives in their command modules (start_container,
+# delete_container), which need not import this one; run imports them itself
 from runtime.state import CREATED, CREATING, Container, Root, proc_start_time, test_step
 
 OCI_VERSION = "1.3.0"

@@ -15,9 +15,11 @@ def main(opts):
     if not opts.detach:
         lib.prctl(lib.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     c, master = container.create(opts, for_run=True)
+    from runtime.commands.start import start_container  # not imported by create
+
     try:
         try:
-            container.start_container(c)
+            start_container(c)
         except BaseException:
             container.teardown(c)
             raise
@@ -32,8 +34,10 @@ def main(opts):
         status = container.wait_foreground(pid, master)
         if not opts.keep:
             try:
+                from runtime.commands.delete import delete_container
+
                 with Container.load(Root(opts.root), opts.id) as c2:
-                    container.delete_container(c2, force=True)
+                    delete_container(c2, force=True)
             except NotFound:
                 pass
         return status
