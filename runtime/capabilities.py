@@ -1,5 +1,5 @@
 """Linux capabilities: names, the host's bounding set, and applying process.capabilities."""
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 
 from runtime.errors import RuntimeFailure
 

@@ -4,10 +4,9 @@ foreground, tear it down.  The commands themselves live in runtime/commands/, on
 each; they raise RuntimeFailure with a one-line message.  A failed create leaves
 nothing behind: the init process is killed, the cgroups and the state dir removed.
 """
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import _signal as signal  # the C module: `signal` imports enum
 
-from runtime import paths as ospath
 from runtime import jsonio, log
 from runtime.errors import ConfigError, RuntimeFailure
 # start's and delete's work lives in their command modules (start_container,
@@ -15,7 +14,7 @@ from runtime.errors import ConfigError, RuntimeFailure
 from runtime.state import CREATED, CREATING, Container, Root, proc_start_time, test_step
 
 OCI_VERSION = "1.3.0"
-INIT_BINARY = ospath.join(ospath.dirname(ospath.abspath(__file__)), "pyrunc-init")
+INIT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
 
 
 # -- config ------------------------------------------------------------------------
@@ -28,7 +27,7 @@ def read_config(bundle):
     C: <what>` for bad JSON) otherwise.  Shared with `check`."""
     import stat
 
-    path = ospath.join(bundle, "config.json")
+    path = os.path.join(bundle, "config.json")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as e:
@@ -96,11 +95,11 @@ def rootfs_of(config, bundle):
     # As runc: the rootfs must not be a symlink nor go through one (symlinks in the
     # bundle's own path are fine: a relative root.path is taken from its real path).
     try:
-        given = ospath.normpath(ospath.join(ospath.realpath(bundle), p))
-        rootfs = ospath.realpath(given)
+        given = os.path.normpath(os.path.join(os.path.realpath(bundle), p))
+        rootfs = os.path.realpath(given)
     except OSError as e:
         raise ConfigError(f"root.path: {p}: {e.strerror}") from None
-    if rootfs != given and ospath.lexists(given):
+    if rootfs != given and os.path.lexists(given):
         raise ConfigError(f"root.path: {p} is a symlink or goes through one ({given} -> {rootfs}): "
                           "give the real path")
     try:
@@ -109,8 +108,8 @@ def rootfs_of(config, bundle):
         st = top = None
     if st is not None and (st.st_dev, st.st_ino) == (top.st_dev, top.st_ino):
         raise ConfigError(f"root.path: {p} is the host's root directory")
-    if not ospath.isdir(rootfs):
-        if not ospath.lexists(rootfs):
+    if not os.path.isdir(rootfs):
+        if not os.path.lexists(rootfs):
             raise ConfigError(f"root.path: {rootfs} does not exist")
         raise ConfigError(f"root.path: {rootfs} is not a directory")
     return rootfs
@@ -259,11 +258,11 @@ def write_pid_file(path, pid):
     """Write the pid atomically: a new temporary file in the target's directory (by
     dirfd, O_CREAT|O_EXCL|O_NOFOLLOW: a planted symlink or file there is never written
     through) renamed over the name (rename replaces a symlink, never follows it)."""
-    path = ospath.abspath(path)
-    name = ospath.basename(path)
+    path = os.path.abspath(path)
+    name = os.path.basename(path)
     tmp = "." + name + ".tmp"
     try:
-        dfd = os.open(ospath.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
     try:
@@ -314,7 +313,7 @@ def create(opts, *, for_run=False):
     container's processes all live in those cgroups.  So a create killed at any
     moment leaves a state dir from which `delete --force` removes every trace."""
     root = Root(opts.root)
-    bundle = ospath.abspath(opts.bundle or ".")
+    bundle = os.path.abspath(opts.bundle or ".")
     cid = opts.id
     from runtime.state import check_id
 
@@ -538,10 +537,10 @@ def _check_existing_cgroups(mgr):
         d = mgr.path(sub)
         if not d:
             continue
-        while not ospath.isdir(d) and d.count("/") > 4:  # not made yet: it would inherit its parent's
-            d = ospath.dirname(d)
+        while not os.path.isdir(d) and d.count("/") > 4:  # not made yet: it would inherit its parent's
+            d = os.path.dirname(d)
         try:
-            with open(ospath.join(d, name), "rb") as f:
+            with open(os.path.join(d, name), "rb") as f:
                 text = f.read()
         except OSError:
             continue
@@ -652,9 +651,9 @@ def teardown(c, mgr=None):
 def _pids_in(dirs):
     pids = set()
     for top in dirs:
-        for dirpath, _, _ in ospath.walk(top):
+        for dirpath, _, _ in os.walk(top):
             try:
-                with open(ospath.join(dirpath, "cgroup.procs"), "rb") as f:
+                with open(os.path.join(dirpath, "cgroup.procs"), "rb") as f:
                     pids.update(int(x) for x in f.read().split())
             except (OSError, ValueError):
                 pass
@@ -703,7 +702,7 @@ def _rmdirs(dirs):
     todo = []
     for d in dirs:
         if d in leaves:
-            for dirpath, _, _ in ospath.walk(d, topdown=False):
+            for dirpath, _, _ in os.walk(d, topdown=False):
                 todo.append(dirpath)
         todo.append(d)
     for d in sorted(set(todo), key=lambda p: p.count("/"), reverse=True):

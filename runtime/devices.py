@@ -1,8 +1,7 @@
 """/dev: the spec's default devices and symlinks, and linux.devices."""
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import stat
 
-from runtime import paths as ospath
 from runtime.errors import RuntimeFailure
 from runtime.mounts import MS, fd_path, mount, open_in_root
 
@@ -61,11 +60,11 @@ def create_devices(root_fd, devices, default_devices, in_userns):
     if default_devices:
         for path, kind, major, minor in DEFAULT_DEVICES:
             _create(root_fd, path, kind, major, minor, 0o666, 0, 0, in_userns, "default device")
-        for target, link in DEFAULT_LINKS + ((("/proc/kcore", "/dev/core"),) if ospath.exists("/proc/kcore") else ()):
+        for target, link in DEFAULT_LINKS + ((("/proc/kcore", "/dev/core"),) if os.path.exists("/proc/kcore") else ()):
             dfd = open_in_root(root_fd, "/dev", "dir", "/dev")
             try:
                 try:
-                    os.symlink(target, ospath.basename(link), dir_fd=dfd)
+                    os.symlink(target, os.path.basename(link), dir_fd=dfd)
                 except FileExistsError:
                     pass
             finally:

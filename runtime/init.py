@@ -17,11 +17,10 @@ straight into its new namespaces instead (single_stage: clone3 with the CLONE_NE
 flags): the steps of stage 1 that remain, then stage 2's.  One fork, one Python process
 exit and one message less on every create.
 """
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import _signal as signal  # the C module: `signal` imports enum
 import sys
 
-from runtime import paths as ospath
 from runtime import capabilities, namespaces, process  # mounts: create's stages only (exec needs none)
 from runtime.errors import RuntimeFailure
 from runtime.state import test_step
@@ -93,7 +92,7 @@ def _stage1(job):
     from runtime import mounts
 
     job.bind_trees = mounts.preopen_binds(job.config, job.bundle, plan.has("user"),
-                                          dict(job.ns_fds).get("user"), ospath.realpath(job.rootfs)) \
+                                          dict(job.ns_fds).get("user"), os.path.realpath(job.rootfs)) \
         if plan.has("mount") else {}
     ns_fds = dict(job.ns_fds)
     if "user" in ns_fds:

@@ -4,9 +4,8 @@ Every destination is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT), s
 symlink in the rootfs can never lead a mount out of it, and the mount is made onto
 /proc/self/fd/N of the resolved object, so nothing can swap the path in between.
 """
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 
-from runtime import paths as ospath
 from runtime.errors import RuntimeFailure
 
 # name -> (clear?, flag); from mount(8) and the runtime-spec's list of options.
@@ -239,14 +238,14 @@ def _make_parent_mount_private(rootfs):
     (set_root_propagation)."""
     from runtime._native import ffi, lib
 
-    path = ospath.realpath(rootfs)
+    path = os.path.realpath(rootfs)
     while True:
         if lib.mount(ffi.NULL, path.encode(), ffi.NULL, MS.SLAVE, ffi.NULL) == 0:
             return
         err = ffi.errno
         if err != 22 or path == "/":  # EINVAL: not a mount point, try its parent
             raise RuntimeFailure(f"root.path: make the mount of {path} a slave: {os.strerror(err)}")
-        path = ospath.dirname(path)
+        path = os.path.dirname(path)
 
 
 # The only destinations inside /proc a mount may cover: the files lxcfs emulates (runc's
@@ -260,7 +259,7 @@ PROC_OVERLAYS = frozenset((
 
 def normalize(dest):
     """A mount destination as a clean container-absolute path."""
-    return ospath.normpath("/" + dest.lstrip("/"))
+    return os.path.normpath("/" + dest.lstrip("/"))
 
 
 def proc_destination_problem(dest, fstype, options):
@@ -287,7 +286,7 @@ def _on_procfs(source, bundle):
     """Is the bind source on a procfs?  None when it cannot be opened (the bind says why)."""
     if not source:
         return None
-    path = source if ospath.isabs(source) else ospath.join(bundle, source)
+    path = source if os.path.isabs(source) else os.path.join(bundle, source)
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
@@ -302,8 +301,8 @@ def _on_procfs(source, bundle):
 
 def _bind_source(m, bundle):
     source = m.get("source")
-    if source and not ospath.isabs(source):
-        source = ospath.join(bundle, source)
+    if source and not os.path.isabs(source):
+        source = os.path.join(bundle, source)
     return source
 
 
@@ -340,7 +339,7 @@ def preopen_binds(config, bundle, all_binds, userns_fd=None, rootfs=None):
             source = _bind_source(m, bundle)
             if not source:
                 raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
-            if not idmap and rootfs and (ospath.realpath(source) + "/").startswith(rootfs.rstrip("/") + "/"):
+            if not idmap and rootfs and (os.path.realpath(source) + "/").startswith(rootfs.rstrip("/") + "/"):
                 continue  # in the rootfs: bound in stage2, with the mounts made before it under it
             if proc_destination_problem(dest, m.get("type"), m.get("options")):
                 continue  # do_mount refuses it with its reason
@@ -477,13 +476,13 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
                              f"({source} is not on one)")
     if tree is not None:  # opened by preopen_binds
         kind = tree[1]
-        if not ospath.isabs(source):
-            source = ospath.join(bundle, source)
+        if not os.path.isabs(source):
+            source = os.path.join(bundle, source)
     elif opts.bind:
         if not source:
             raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
-        if not ospath.isabs(source):
-            source = ospath.join(bundle, source)
+        if not os.path.isabs(source):
+            source = os.path.join(bundle, source)
         try:
             st = os.stat(source)
         except OSError as e:
@@ -691,8 +690,8 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
             else:
                 key = "" if fstype == "cgroup2" else _v1_key(sopts, own)
                 path = own.get(key, "/")
-                rel = ospath.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
-                src = ospath.normpath(ospath.join(mnt, rel))
+                rel = os.path.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
+                src = os.path.normpath(os.path.join(mnt, rel))
                 mount(src, fd_path(sfd), None, MS.BIND | MS.REC, what=f"{field}: bind cgroup {name}")
                 os.close(sfd)
                 sfd = open_in_root(root_fd, sub, None, f"{field}.destination")  # the new mount
@@ -751,7 +750,7 @@ def move_root(rootfs):
     sysfs left there would let a nested user namespace mount a fresh, unmasked /proc
     (the kernel's mount_too_revealing check); one that cannot be detached (locked in a
     user namespace) is covered with an empty tmpfs, as runc does."""
-    _detach_outside(ospath.realpath(rootfs))
+    _detach_outside(os.path.realpath(rootfs))
     os.chdir(rootfs)
     mount(rootfs, "/", None, MS.MOVE, what=f"move {rootfs} to /")
     os.chroot(".")
@@ -851,9 +850,9 @@ def mask_paths(paths):
     null = None
     try:
         for i, p in enumerate(paths or ()):
-            if ospath.isdir(p) and not ospath.islink(p):
+            if os.path.isdir(p) and not os.path.islink(p):
                 mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
-            elif ospath.lexists(p):
+            elif os.path.lexists(p):
                 if null is None:
                     null = _verified_dev_null(f"linux.maskedPaths[{i}]")
                 mount(fd_path(null), p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
@@ -881,7 +880,7 @@ def _verified_dev_null(field):
 
 def readonly_paths(paths):
     for i, p in enumerate(paths or ()):
-        if not ospath.lexists(p):
+        if not os.path.lexists(p):
             continue
         mount(p, p, None, MS.BIND | MS.REC, what=f"linux.readonlyPaths[{i}]: bind {p}")
         mount(None, p, None, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | locked_flags(p),

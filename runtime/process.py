@@ -1,8 +1,7 @@
 """The container process's attributes: rlimits, user, cwd, env, the program to exec."""
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import stat
 
-from runtime import paths as ospath
 from runtime.errors import RuntimeFailure
 
 RLIMITS = ("AS", "CORE", "CPU", "DATA", "FSIZE", "LOCKS", "MEMLOCK", "MSGQUEUE", "NICE",
@@ -120,7 +119,7 @@ def find_program(arg0, env, cwd):
         return stat.S_ISREG(st.st_mode) and os.access(p, os.X_OK)
 
     if "/" in arg0:
-        path = arg0 if arg0.startswith("/") else ospath.join(cwd, arg0)
+        path = arg0 if arg0.startswith("/") else os.path.join(cwd, arg0)
         try:
             st = os.stat(path)
         except OSError as e:
@@ -134,7 +133,7 @@ def find_program(arg0, env, cwd):
     if search is None:
         search = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     for d in search.split(":"):
-        p = ospath.join(d or ".", arg0)
+        p = os.path.join(d or ".", arg0)
         if runnable(p):
             return p
     raise RuntimeFailure(f'exec: "{arg0}": executable file not found in $PATH')
@@ -176,10 +175,10 @@ def verify_cwd(cwd):
 def make_cwd(cwd):
     """A missing process.cwd is made (0755, as root, inside the new root only) before the
     root is made read-only and before privileges drop, as runc does."""
-    if ospath.isdir(cwd):
+    if os.path.isdir(cwd):
         return
     try:
-        ospath.makedirs(cwd, 0o755, exist_ok=True)
+        os.makedirs(cwd, 0o755, exist_ok=True)
     except OSError as e:
         raise RuntimeFailure(f"process.cwd: create {cwd}: {e.strerror}") from None
 
@@ -189,10 +188,8 @@ def listen_fds(environ=None):
     caller's LISTEN_PID is this process and LISTEN_FDS=N (N > 0), fds 3..3+N-1 are passed
     on to the container's process, before the --preserve-fds ones, which then start at
     3+N.  Anything else (unset, another pid, not a number): 0, nothing passed."""
-    if environ is None:  # posix.environ: bytes, as os.environ decodes them
-        pid, n = (os.environ.get(k, b"").decode(errors="surrogateescape") for k in (b"LISTEN_PID", b"LISTEN_FDS"))
-    else:
-        pid, n = environ.get("LISTEN_PID", ""), environ.get("LISTEN_FDS", "")
+    environ = os.environ if environ is None else environ
+    pid, n = environ.get("LISTEN_PID", ""), environ.get("LISTEN_FDS", "")
     if not (pid.isdigit() and n.isdigit()) or int(pid) != os.getpid():
         return 0
     return int(n)

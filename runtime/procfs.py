@@ -8,7 +8,7 @@ its target with openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGIC
 | RESOLVE_BENEATH): no symlink followed, no mount crossed, nothing outside /proc.
 Paths are relative to /proc and name a pid explicitly (no `self`: it is a symlink).
 """
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 
 from runtime.errors import RuntimeFailure
 

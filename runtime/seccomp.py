@@ -30,7 +30,7 @@ the container process state and the fd to the agent (send_listener_state) and
 answers the container.  A missing or dead agent is an error of create/run/exec.
 """
 import errno
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 
 from runtime._native import ffi, lib
 from runtime.errors import RuntimeFailure

@@ -151,10 +151,10 @@ class Root:
         self.path = abspath(path or DEFAULT_ROOT)
 
     def ensure(self):
-        from runtime import paths  # os.makedirs without importing os (~0.5 ms)
+        import os
 
         try:
-            paths.makedirs(self.path, mode=0o700, exist_ok=True)
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
         except OSError as e:
             raise RuntimeFailure(f"--root {self.path}: {e.strerror}") from None
 

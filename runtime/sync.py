@@ -10,7 +10,7 @@ than the whole exchange.  send_fds/recv_fds below are for socket objects (the se
 agent's connection).
 """
 import errno
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 
 from runtime import jsonio
 

@@ -22,9 +22,8 @@ as duplicate rlimit types.
 Importing this module is cheap: it imports nothing beyond ``os``.
 """
 
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 
-from runtime import paths as ospath
 
 __all__ = [
     "validate_config",
@@ -48,7 +47,7 @@ SCHEMA_FILES = (
 )
 ROOT_FILES = {"config": "config-schema.json", "state": "state-schema.json"}
 
-_HERE = ospath.dirname(ospath.abspath(__file__))
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # ---------------------------------------------------------------------------
@@ -92,8 +91,8 @@ def schema_dir():
     """Directory holding the JSON Schema files: the installed package's
     ``runtime/schema/`` when it is populated, else the source tree's
     ``spec/``."""
-    for cand in (ospath.join(_HERE, "schema"), ospath.join(ospath.dirname(_HERE), "spec")):
-        if all(ospath.isfile(ospath.join(cand, f)) for f in SCHEMA_FILES):
+    for cand in (os.path.join(_HERE, "schema"), os.path.join(os.path.dirname(_HERE), "spec")):
+        if all(os.path.isfile(os.path.join(cand, f)) for f in SCHEMA_FILES):
             return cand
     raise FileNotFoundError("cannot find the pyrunc JSON Schema files (runtime/schema/ or spec/)")
 
@@ -112,7 +111,7 @@ def merged_schema(kind="config", directory=None):
     root_name = ROOT_FILES[kind]
     docs = {}
     for name in SCHEMA_FILES:
-        with open(ospath.join(directory, name), encoding="utf-8") as f:
+        with open(os.path.join(directory, name), encoding="utf-8") as f:
             docs[name] = json.load(f)
     root = _rewrite_refs(docs[root_name], root_name, root_name)
     root.pop("id", None)
@@ -513,7 +512,7 @@ def semantic_errors(config):
 
     for i, dev in enumerate(linux_devices(config)):
         p = dev.get("path")
-        if isinstance(p, str) and (not p.startswith("/") or ospath.normpath(p) == "/" or ".." in p.split("/")):
+        if isinstance(p, str) and (not p.startswith("/") or os.path.normpath(p) == "/" or ".." in p.split("/")):
             add("linux.devices[%d].path: must be an absolute path below / without '..'" % i)
 
     for field in ("hostname", "domainname"):

@@ -16,10 +16,9 @@ when first used.
 """
 
 import errno
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import time
 
-from runtime import paths as ospath
 from runtime.cgroupdirs import DEFAULT_PARENT, parents_after_leaves
 
 __all__ = [
@@ -359,7 +358,7 @@ def _first_words(path: str) -> list[str]:
 
 def _procs(directory: str) -> list[int]:
     try:
-        text = read_file(ospath.join(directory, "cgroup.procs"))
+        text = read_file(os.path.join(directory, "cgroup.procs"))
     except FileNotFoundError:
         return []
     return [int(x) for x in text.split()]
@@ -414,13 +413,13 @@ class Manager:
         return self.paths.get(subsystem)
 
     def exists(self) -> bool:
-        return any(ospath.isdir(d) for d in self._dirs())
+        return any(os.path.isdir(d) for d in self._dirs())
 
     def _mkdirs(self, sub: str, leaf: str) -> None:
-        top = self.mountpoints.get(sub) or ospath.dirname(leaf)
+        top = self.mountpoints.get(sub) or os.path.dirname(leaf)
         base = top.rstrip("/") + "/"
         rel = leaf[len(base):] if leaf.startswith(base) and "/." not in leaf and "//" not in leaf \
-            else ospath.relpath(leaf, top)
+            else os.path.relpath(leaf, top)
         if rel == "." or rel.startswith(".."):
             raise CgroupError(f"cgroup path {leaf}: not below its mount point {top}")
         journal = self.journal
@@ -428,9 +427,9 @@ class Manager:
             cur = top
             try:
                 for comp in rel.split("/"):
-                    cur = ospath.join(cur, comp)
+                    cur = os.path.join(cur, comp)
                     if journal is not None:
-                        if ospath.isdir(cur):
+                        if os.path.isdir(cur):
                             continue
                         journal(cur)
                     try:
@@ -511,7 +510,7 @@ class Manager:
             if sub in self.skipped or (skip_unified and sub == ""):
                 continue
             name = "tasks" if pid == 0 and sub != "" else "cgroup.procs"
-            procs = ospath.join(d, name)
+            procs = os.path.join(d, name)
             dfd = self.dir_fds.get(sub)
             try:
                 if dfd is None:
@@ -537,14 +536,14 @@ class Manager:
 
     def _walk_procs(self, top: str) -> list[int]:
         pids: list[int] = []
-        for dirpath, _dirnames, _files in ospath.walk(top):
+        for dirpath, _dirnames, _files in os.walk(top):
             pids += _procs(dirpath)
         return pids
 
     def pids(self) -> list[int]:
         """Every pid in the container's cgroup, including sub-cgroups."""
         d = self._pids_dir()
-        if d is None or not ospath.isdir(d):
+        if d is None or not os.path.isdir(d):
             return []
         return sorted(set(self._walk_procs(d)))
 
@@ -570,9 +569,9 @@ class Manager:
         deadline = time.monotonic() + self.rmdir_timeout
         leaves = set(self._dirs())
         for leaf in leaves:
-            if leaf in self.created and ospath.isdir(leaf):
+            if leaf in self.created and os.path.isdir(leaf):
                 # Sub-cgroups created inside the container, deepest first.
-                for dirpath, _dirs, _files in ospath.walk(leaf, topdown=False):
+                for dirpath, _dirs, _files in os.walk(leaf, topdown=False):
                     if dirpath != leaf:
                         err = self._rmdir(dirpath, deadline)
                         if err:
@@ -583,7 +582,7 @@ class Manager:
                 failures.append(err)
         for d in parents_after_leaves(leaves, self.created, self.cgroups_path):
             self._rmdir(d, None)
-        self.created = [d for d in self.created if ospath.isdir(d)]
+        self.created = [d for d in self.created if os.path.isdir(d)]
         if failures:
             raise CgroupError(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
 
@@ -630,12 +629,12 @@ class Manager:
 
     def _do_write(self, w, d: str) -> OSError | None:
         for file, value in w.choices:
-            p = ospath.join(d, file)
+            p = os.path.join(d, file)
             old = _previous(p) if self._rollback is not None else None
             try:
                 write_file(p, value)
             except FileNotFoundError:
-                if not ospath.isdir(d):
+                if not os.path.isdir(d):
                     raise CgroupError(f"linux.resources.{w.field}: cgroup {d} does not exist") from None
                 continue
             except OSError as e:
@@ -656,17 +655,17 @@ class Manager:
 
     def _raise_write(self, w, d: str, err: OSError):
         if err.errno == errno.EBUSY and w.field == "memory.limit":
-            usage = read_int(ospath.join(d, "memory.usage_in_bytes"))
+            usage = read_int(os.path.join(d, "memory.usage_in_bytes"))
             raise CgroupError(f"linux.resources.memory.limit: cannot lower the limit to {err.cg_value} bytes: "
                               f"the container uses {usage} bytes that the kernel could not reclaim") from None
         if err.errno == errno.ENODEV and w.controller == "rdma":
             # rdma.max takes limits of existing devices only; it lists them all
-            have = _first_words(ospath.join(d, "rdma.max"))
+            have = _first_words(os.path.join(d, "rdma.max"))
             raise CgroupError(f"linux.resources.{w.field}: no RDMA device {w.field.split('.', 1)[1]!r} on this host "
                               f"(rdma.max lists {', '.join(have) or 'none'})") from None
         if err.errno == errno.EINVAL and w.field == "unified.misc.max" and self.mountpoints.get(""):
             # misc.max takes resources the host has a capacity of (misc.capacity, root cgroup)
-            have = _first_words(ospath.join(self.mountpoints[""], "misc.capacity"))
+            have = _first_words(os.path.join(self.mountpoints[""], "misc.capacity"))
             raise CgroupError(f"linux.resources.unified.misc.max: the kernel refused {err.cg_value!r}: this host's "
                               f"misc.capacity lists {', '.join(have) or 'no resources'}") from None
         raise CgroupError(
@@ -734,7 +733,7 @@ class Manager:
 
 
 def _check_systemd() -> None:
-    if not ospath.isdir("/run/systemd/system"):  # sd_booted(3)
+    if not os.path.isdir("/run/systemd/system"):  # sd_booted(3)
         raise CgroupError("--systemd-cgroup: systemd is not running as init (PID 1) on this host; "
                           "use the cgroupfs driver (omit --systemd-cgroup)")
 

@@ -1,10 +1,9 @@
 """cgroup v1 manager (also used on hybrid hosts, where the cgroup2 hierarchy
 mounted next to the v1 controllers is joined as well)."""
 
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import time
 
-from runtime import paths as ospath
 
 from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
 
@@ -54,7 +53,7 @@ class V1Manager(Manager):
             if directory.startswith(top.rstrip("/") + "/"):
                 self._fix_cpuset(directory)
         elif sub == "cpuset" or self.paths.get("cpuset") == directory or \
-                ospath.exists(ospath.join(directory, "cpuset.cpus")):
+                os.path.exists(os.path.join(directory, "cpuset.cpus")):
             self._fix_cpuset(directory)
 
     @classmethod
@@ -63,16 +62,16 @@ class V1Manager(Manager):
         that tasks can join (the kernel refuses with ENOSPC otherwise).  An
         empty parent (an engine's pre-made one, say) is filled from its own
         ancestors first, as runc and crun do."""
-        parent = ospath.dirname(directory)
+        parent = os.path.dirname(directory)
         for f in ("cpuset.cpus", "cpuset.mems"):
-            p = ospath.join(directory, f)
+            p = os.path.join(directory, f)
             try:
                 if read_file(p).strip():
                     continue
-                val = read_file(ospath.join(parent, f)).strip()
-                if not val and depth < 32 and ospath.exists(ospath.join(ospath.dirname(parent), f)):
+                val = read_file(os.path.join(parent, f)).strip()
+                if not val and depth < 32 and os.path.exists(os.path.join(os.path.dirname(parent), f)):
                     cls._fix_cpuset(parent, depth + 1)
-                    val = read_file(ospath.join(parent, f)).strip()
+                    val = read_file(os.path.join(parent, f)).strip()
                 if val:
                     write_file(p, val)
             except OSError as e:
@@ -80,7 +79,7 @@ class V1Manager(Manager):
 
     def _before_apply(self) -> None:
         d = self.path("cpuset")
-        if d and ospath.isdir(d):
+        if d and os.path.isdir(d):
             # Created dirs were fixed in create(); this covers a leaf that was
             # made by someone else and left empty.
             self._fix_cpuset(d)
@@ -102,7 +101,7 @@ class V1Manager(Manager):
         mem = resources.get("memory") or {}
         cur = None
         if mem.get("limit") and mem.get("swap") and self.path("memory"):
-            cur = read_int(ospath.join(self.path("memory"), "memory.limit_in_bytes"), default=-1)
+            cur = read_int(os.path.join(self.path("memory"), "memory.limit_in_bytes"), default=-1)
         plan = res_mod.v1_plan(resources, current_memory_limit=cur)
 
         unified = [w for w in plan if w.controller == "unified"]
@@ -125,9 +124,9 @@ class V1Manager(Manager):
             def eff(v):
                 return float("inf") if v is None or v < 0 or v >= big else v
 
-            cur_limit = read_int(ospath.join(md, "memory.limit_in_bytes"), default=-1)
-            memsw = ospath.join(md, "memory.memsw.limit_in_bytes")
-            if ospath.exists(memsw):
+            cur_limit = read_int(os.path.join(md, "memory.limit_in_bytes"), default=-1)
+            memsw = os.path.join(md, "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
                 new_limit = eff(limit or cur_limit)
                 if swap:
                     new_swap = eff(swap)
@@ -149,20 +148,20 @@ class V1Manager(Manager):
         rt = cpu.get("realtimeRuntime")
         d = self.path("cpu")
         if rt and rt > 0 and d:
-            parent = ospath.join(ospath.dirname(d), "cpu.rt_runtime_us")
-            if ospath.exists(parent) and read_int(parent, default=-1) == 0:
+            parent = os.path.join(os.path.dirname(d), "cpu.rt_runtime_us")
+            if os.path.exists(parent) and read_int(parent, default=-1) == 0:
                 raise CgroupError(f"linux.resources.cpu.realtimeRuntime: {rt} exceeds the realtime budget of the "
                                   f"parent cgroup ({parent} is 0)")
         cd = self.path("cpuset")
         if cd:
-            res_mod.check_cpuset_within(cpu, lambda k: ospath.join(ospath.dirname(cd), f"cpuset.{k}"))
+            res_mod.check_cpuset_within(cpu, lambda k: os.path.join(os.path.dirname(cd), f"cpuset.{k}"))
         return resources
 
     def oom_watch(self):
         """An OOM notifier (memory.oom_control through cgroup.event_control),
         or None without a memory hierarchy."""
         d = self.path("memory")
-        if not d or not ospath.isdir(d):
+        if not d or not os.path.isdir(d):
             return None
         return OomEventfd(d)
 
@@ -186,7 +185,7 @@ class V1Manager(Manager):
         ctrl = w.controller if w.controller != "unified" else res_mod.unified_controller(w.choices[0][0])
         if ctrl:
             try:
-                enabled = read_file(ospath.join(d, "cgroup.controllers")).split()
+                enabled = read_file(os.path.join(d, "cgroup.controllers")).split()
             except OSError:
                 enabled = []
             if ctrl not in enabled and w.controller == "unified":
@@ -219,7 +218,7 @@ class V1Manager(Manager):
         if d is None:
             from .v2 import freeze_dir
             return freeze_dir(self.path(""))
-        state = ospath.join(d, "freezer.state")
+        state = os.path.join(d, "freezer.state")
         deadline = time.monotonic() + FREEZE_TIMEOUT
         delay = 0.0005
         try:
@@ -244,7 +243,7 @@ class V1Manager(Manager):
         if d is None:
             from .v2 import thaw_dir
             return thaw_dir(self.path(""))
-        state = ospath.join(d, "freezer.state")
+        state = os.path.join(d, "freezer.state")
         try:
             write_file(state, "THAWED")
             deadline = time.monotonic() + FREEZE_TIMEOUT
@@ -262,7 +261,7 @@ class V1Manager(Manager):
             from .v2 import is_frozen_dir
             return is_frozen_dir(self.path(""))
         try:
-            return read_file(ospath.join(d, "freezer.state")).strip() == "FROZEN"
+            return read_file(os.path.join(d, "freezer.state")).strip() == "FROZEN"
         except FileNotFoundError:
             return False
         except OSError as e:
@@ -287,14 +286,14 @@ class V1Manager(Manager):
         usage = {"total": 0, "percpu": [], "percpu_kernel": [], "percpu_user": [], "kernel": 0, "user": 0}
         d = self.path("cpuacct")
         if d:
-            usage["total"] = read_int(ospath.join(d, "cpuacct.usage"))
+            usage["total"] = read_int(os.path.join(d, "cpuacct.usage"))
             for key, f in (("percpu", "cpuacct.usage_percpu"), ("percpu_kernel", "cpuacct.usage_percpu_sys"),
                            ("percpu_user", "cpuacct.usage_percpu_user")):
                 try:
-                    usage[key] = [int(x) for x in read_file(ospath.join(d, f)).split()]
+                    usage[key] = [int(x) for x in read_file(os.path.join(d, f)).split()]
                 except (OSError, ValueError):
                     pass
-            st = read_kv(ospath.join(d, "cpuacct.stat"))
+            st = read_kv(os.path.join(d, "cpuacct.stat"))
             hz = os.sysconf("SC_CLK_TCK") or 100
             usage["kernel"] = st.get("system", 0) * 1_000_000_000 // hz
             usage["user"] = st.get("user", 0) * 1_000_000_000 // hz
@@ -302,7 +301,7 @@ class V1Manager(Manager):
         thr = {}
         d = self.path("cpu")
         if d:
-            st = read_kv(ospath.join(d, "cpu.stat"))
+            st = read_kv(os.path.join(d, "cpu.stat"))
             thr = {"periods": st.get("nr_periods", 0), "throttledPeriods": st.get("nr_throttled", 0),
                    "throttledTime": st.get("throttled_time", 0)}
             omit_empty(thr, "periods", "throttledPeriods", "throttledTime")
@@ -319,11 +318,11 @@ class V1Manager(Manager):
                     "sched_relax_domain_level"):
             if key in ("cpus", "mems"):
                 try:
-                    out[key] = res_mod.parse_cpu_list(read_file(ospath.join(d, "cpuset." + key)))
+                    out[key] = res_mod.parse_cpu_list(read_file(os.path.join(d, "cpuset." + key)))
                 except (OSError, ValueError):
                     pass
             else:
-                out[key] = read_int(ospath.join(d, "cpuset." + key))
+                out[key] = read_int(os.path.join(d, "cpuset." + key))
         return omit_empty(out, "cpus", "mems")
 
     def _memory_stats(self) -> dict:
@@ -333,14 +332,14 @@ class V1Manager(Manager):
 
         def entry(prefix: str) -> dict:
             e = {
-                "limit": read_int(ospath.join(d, prefix + "limit_in_bytes")),
-                "usage": read_int(ospath.join(d, prefix + "usage_in_bytes")),
-                "max": read_int(ospath.join(d, prefix + "max_usage_in_bytes")),
-                "failcnt": read_int(ospath.join(d, prefix + "failcnt")),
+                "limit": read_int(os.path.join(d, prefix + "limit_in_bytes")),
+                "usage": read_int(os.path.join(d, prefix + "usage_in_bytes")),
+                "max": read_int(os.path.join(d, prefix + "max_usage_in_bytes")),
+                "failcnt": read_int(os.path.join(d, prefix + "failcnt")),
             }
             return omit_empty(e, "usage", "max")
 
-        raw = read_kv(ospath.join(d, "memory.stat"))
+        raw = read_kv(os.path.join(d, "memory.stat"))
         out = {
             "cache": raw.get("cache", 0),
             "usage": entry("memory."),
@@ -355,8 +354,8 @@ class V1Manager(Manager):
         d = self.path("pids")
         if not d:
             return {}
-        return omit_empty({"current": read_int(ospath.join(d, "pids.current")),
-                           "limit": read_int(ospath.join(d, "pids.max"))}, "current", "limit")
+        return omit_empty({"current": read_int(os.path.join(d, "pids.current")),
+                           "limit": read_int(os.path.join(d, "pids.max"))}, "current", "limit")
 
     def _blkio_stats(self) -> dict:
         d = self.path("blkio")
@@ -364,7 +363,7 @@ class V1Manager(Manager):
             return {}
         out: dict = {}
         for prefix in ("blkio.", "blkio.bfq.", "blkio.throttle."):
-            if ospath.exists(ospath.join(d, prefix + "io_service_bytes_recursive")):
+            if os.path.exists(os.path.join(d, prefix + "io_service_bytes_recursive")):
                 break
         else:
             return out
@@ -377,7 +376,7 @@ class V1Manager(Manager):
                        ("ioTimeRecursive", "time_recursive"),
                        ("sectorsRecursive", "sectors_recursive")):
             try:
-                text = read_file(ospath.join(d, prefix + f))
+                text = read_file(os.path.join(d, prefix + f))
             except OSError:
                 continue
             entries = res_mod.parse_blkio_stat(text)
@@ -396,7 +395,7 @@ class V1Manager(Manager):
             for n in names:
                 if n.startswith("hugetlb.") and n.endswith(".usage_in_bytes") and ".rsvd." not in n:
                     size = n[len("hugetlb."):-len(".usage_in_bytes")]
-                    p = ospath.join(d, f"hugetlb.{size}.")
+                    p = os.path.join(d, f"hugetlb.{size}.")
                     out[size] = omit_empty({"usage": read_int(p + "usage_in_bytes"),
                                             "max": read_int(p + "max_usage_in_bytes"),
                                             "failcnt": read_int(p + "failcnt")}, "usage", "max")
@@ -416,11 +415,11 @@ class OomEventfd:
     events = 0x001  # POLLIN
 
     def __init__(self, directory: str):
-        self.control = ospath.join(directory, "cgroup.event_control")
+        self.control = os.path.join(directory, "cgroup.event_control")
         self.gone = False
         self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         try:
-            self._ofd = os.open(ospath.join(directory, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+            self._ofd = os.open(os.path.join(directory, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
             os.close(self.fd)
             raise CgroupError(f"memory.oom_control in {directory}: {e.strerror}") from None
@@ -435,7 +434,7 @@ class OomEventfd:
             n = os.eventfd_read(self.fd)
         except BlockingIOError:
             return 0
-        if not ospath.exists(self.control):
+        if not os.path.exists(self.control):
             self.gone = True
             return 0
         return n

@@ -7,11 +7,10 @@ system call through ctypes (imported only when device rules are set).
 """
 
 import errno
-import posix as os  # not os: importing it costs ~0.5 ms (runtime/paths.py)
+import os
 import struct
 import time
 
-from runtime import paths as ospath
 
 from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
 from . import resources as res_mod
@@ -26,11 +25,11 @@ UINT64_MAX = 2**64 - 1
 
 
 def _events(d: str) -> dict:
-    return read_kv(ospath.join(d, "cgroup.events"))
+    return read_kv(os.path.join(d, "cgroup.events"))
 
 
 def freeze_dir(d: str) -> None:
-    p = ospath.join(d, "cgroup.freeze")
+    p = os.path.join(d, "cgroup.freeze")
     try:
         write_file(p, "1")
         deadline = time.monotonic() + FREEZE_TIMEOUT
@@ -46,7 +45,7 @@ def freeze_dir(d: str) -> None:
 
 
 def thaw_dir(d: str) -> None:
-    p = ospath.join(d, "cgroup.freeze")
+    p = os.path.join(d, "cgroup.freeze")
     try:
         write_file(p, "0")
         deadline = time.monotonic() + FREEZE_TIMEOUT
@@ -65,14 +64,14 @@ def kill_dir(d: str | None) -> bool:
     if not d:
         return False
     try:
-        write_file(ospath.join(d, "cgroup.kill"), "1")
+        write_file(os.path.join(d, "cgroup.kill"), "1")
     except OSError:
         return False
     return True
 
 
 def is_frozen_dir(d: str) -> bool:
-    if not ospath.isdir(d):
+    if not os.path.isdir(d):
         return False
     return _events(d).get("frozen") == 1
 
@@ -86,7 +85,7 @@ def hugetlb_stats(d: str) -> dict:
     for n in names:
         if n.startswith("hugetlb.") and n.endswith(".current") and ".rsvd." not in n:
             size = n[len("hugetlb."):-len(".current")]
-            p = ospath.join(d, f"hugetlb.{size}.")
+            p = os.path.join(d, f"hugetlb.{size}.")
             e = {"usage": read_int(p + "current"), "max": read_int(p + "max"),
                  "failcnt": read_kv(p + "events").get("max", 0)}
             out[size] = {k: v for k, v in e.items() if v or k == "failcnt"}
@@ -96,19 +95,19 @@ def hugetlb_stats(d: str) -> dict:
 def enable_controllers(top: str, leaf: str) -> None:
     """Enable every available controller in each ``cgroup.subtree_control``
     from ``top`` (the mount point) down to the leaf's parent."""
-    rel = ospath.relpath(leaf, top)
+    rel = os.path.relpath(leaf, top)
     if rel == "." or rel.startswith(".."):
         return
     cur = top
     for comp in rel.split("/"):
         try:
-            avail = read_file(ospath.join(cur, "cgroup.controllers")).split()
-            have = read_file(ospath.join(cur, "cgroup.subtree_control")).split()
+            avail = read_file(os.path.join(cur, "cgroup.controllers")).split()
+            have = read_file(os.path.join(cur, "cgroup.subtree_control")).split()
         except OSError:
             return
         missing = [c for c in avail if c not in have]
         if missing:
-            sc = ospath.join(cur, "cgroup.subtree_control")
+            sc = os.path.join(cur, "cgroup.subtree_control")
             try:
                 write_file(sc, " ".join("+" + c for c in missing))
             except OSError:
@@ -119,7 +118,7 @@ def enable_controllers(top: str, leaf: str) -> None:
                         write_file(sc, "+" + c)
                     except OSError:
                         pass
-        cur = ospath.join(cur, comp)
+        cur = os.path.join(cur, comp)
 
 
 # --------------------------------------------------------------------------
@@ -330,7 +329,7 @@ class V2Manager(Manager):
     def _after_create(self) -> None:
         if "" in self.skipped:
             return
-        top = self.mountpoints.get("") or ospath.dirname(self.dir)
+        top = self.mountpoints.get("") or os.path.dirname(self.dir)
         enable_controllers(top, self.dir)
 
     def _pids_dir(self) -> str | None:
@@ -344,12 +343,12 @@ class V2Manager(Manager):
         plan = res_mod.v2_plan(resources)
         mem = resources.get("memory") or {}
         if mem.get("checkBeforeUpdate") and mem.get("limit") and mem["limit"] > 0:
-            cur = read_int(ospath.join(self.dir, "memory.current"), default=0)
+            cur = read_int(os.path.join(self.dir, "memory.current"), default=0)
             if cur > mem["limit"]:
                 raise CgroupError(f"linux.resources.memory.limit: {mem['limit']} is below the current usage {cur}"
                                   " (checkBeforeUpdate)")
         try:
-            available = set(read_file(ospath.join(self.dir, "cgroup.controllers")).split())
+            available = set(read_file(os.path.join(self.dir, "cgroup.controllers")).split())
         except FileNotFoundError:
             raise CgroupError(f"linux.resources: cgroup {self.dir} does not exist") from None
 
@@ -371,7 +370,7 @@ class V2Manager(Manager):
         if (mem.get("swap") or 0) > 0 and not mem.get("limit"):
             # memory.swap.max is swap alone: the memory+swap total needs the limit in force.
             try:
-                cur = read_file(ospath.join(d, "memory.max")).strip()
+                cur = read_file(os.path.join(d, "memory.max")).strip()
             except OSError:
                 cur = "max"
             if cur == "max":
@@ -382,17 +381,17 @@ class V2Manager(Manager):
         if cpu.get("period") and not cpu.get("quota"):
             # cpu.max holds both: keep the quota in force ("max" -> unlimited).
             try:
-                q = read_file(ospath.join(d, "cpu.max")).split()[0]
+                q = read_file(os.path.join(d, "cpu.max")).split()[0]
             except (OSError, IndexError):
                 q = "max"
             resources["cpu"] = dict(cpu, quota=-1 if q == "max" else int(q))
-        res_mod.check_cpuset_within(cpu, lambda k: ospath.join(ospath.dirname(d), f"cpuset.{k}.effective"))
+        res_mod.check_cpuset_within(cpu, lambda k: os.path.join(os.path.dirname(d), f"cpuset.{k}.effective"))
         return resources
 
     def oom_watch(self):
         """OOM kills through memory.events (poll: POLLPRI on change), or None
         without the memory controller."""
-        if not ospath.exists(ospath.join(self.dir, "memory.events")):
+        if not os.path.exists(os.path.join(self.dir, "memory.events")):
             return None
         return OomEvents(self.dir)
 
@@ -410,7 +409,7 @@ class V2Manager(Manager):
 
     def stats(self) -> dict:
         d = self.dir
-        cs = read_kv(ospath.join(d, "cpu.stat"))
+        cs = read_kv(os.path.join(d, "cpu.stat"))
         usage = {"total": cs.get("usage_usec", 0) * 1000, "kernel": cs.get("system_usec", 0) * 1000,
                  "user": cs.get("user_usec", 0) * 1000}
         if not usage["total"]:
@@ -421,17 +420,17 @@ class V2Manager(Manager):
 
         def lim(f: str) -> int:
             try:
-                s = read_file(ospath.join(d, f)).strip()
+                s = read_file(os.path.join(d, f)).strip()
             except OSError:
                 return 0
             return UINT64_MAX if s == "max" else int(s or 0)
 
-        raw = read_kv(ospath.join(d, "memory.stat"))
-        cur = read_int(ospath.join(d, "memory.current"))
+        raw = read_kv(os.path.join(d, "memory.stat"))
+        cur = read_int(os.path.join(d, "memory.current"))
         mlim = lim("memory.max")
-        usage_e = {"limit": mlim, "usage": cur, "max": read_int(ospath.join(d, "memory.peak")),
-                   "failcnt": read_kv(ospath.join(d, "memory.events")).get("max", 0)}
-        swap_cur = read_int(ospath.join(d, "memory.swap.current"))
+        usage_e = {"limit": mlim, "usage": cur, "max": read_int(os.path.join(d, "memory.peak")),
+                   "failcnt": read_kv(os.path.join(d, "memory.events")).get("max", 0)}
+        swap_cur = read_int(os.path.join(d, "memory.swap.current"))
         slim = lim("memory.swap.max")
         swap_e = {"limit": UINT64_MAX if UINT64_MAX in (mlim, slim) else mlim + slim,
                   "usage": cur + swap_cur, "failcnt": 0}
@@ -443,12 +442,12 @@ class V2Manager(Manager):
                     del e[k]
         memory = {k: v for k, v in memory.items() if v or k not in ("cache", "raw")}
 
-        pids = {"current": read_int(ospath.join(d, "pids.current")), "limit": read_int(ospath.join(d, "pids.max"))}
+        pids = {"current": read_int(os.path.join(d, "pids.current")), "limit": read_int(os.path.join(d, "pids.max"))}
         pids = {k: v for k, v in pids.items() if v}
 
         blkio: dict = {}
         try:
-            iostat = read_file(ospath.join(d, "io.stat"))
+            iostat = read_file(os.path.join(d, "io.stat"))
         except OSError:
             iostat = ""
         sb, sv = res_mod.parse_io_stat(iostat)
@@ -460,7 +459,7 @@ class V2Manager(Manager):
         cpuset: dict = {}
         for key, f in (("cpus", "cpuset.cpus.effective"), ("mems", "cpuset.mems.effective")):
             try:
-                v = res_mod.parse_cpu_list(read_file(ospath.join(d, f)))
+                v = res_mod.parse_cpu_list(read_file(os.path.join(d, f)))
             except (OSError, ValueError):
                 continue
             if v:
@@ -488,7 +487,7 @@ class OomEvents:
     def __init__(self, directory: str):
         self.gone = False
         try:
-            self.fd = os.open(ospath.join(directory, "memory.events"), os.O_RDONLY | os.O_CLOEXEC)
+            self.fd = os.open(os.path.join(directory, "memory.events"), os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
             raise CgroupError(f"memory.events in {directory}: {e.strerror}") from None
         self.last = self._kills()

@@ -29,10 +29,9 @@ Errors are `exec failed: <one line>` with exit status 255, as runc's.
 import gc
 
 gc.disable()  # until the process runs: no cyclic GC passes on the way
-import posix as os  # noqa: E402  (not os: importing it costs ~0.5 ms, runtime/paths.py)
+import os
 import _signal as signal  # noqa: E402  (the C module: `signal` imports enum)
 
-from runtime import paths as ospath  # noqa: E402
 from runtime import container, log  # noqa: E402
 from runtime.errors import RuntimeFailure  # noqa: E402
 from runtime.state import CREATING, PAUSED, STOPPED, Container, Root, proc_start_time, test_step  # noqa: E402
@@ -277,8 +276,8 @@ def _cgroups(c, subs):
             parts = cgroups._clean_parts(rel, "--cgroup")
         except cgroups.CgroupError as e:
             raise RuntimeFailure(str(e)) from None
-        d = ospath.join(base, *parts)
-        if not ospath.isdir(d):
+        d = os.path.join(base, *parts)
+        if not os.path.isdir(d):
             raise RuntimeFailure(f"--cgroup {rel}: the sub-cgroup {d} does not exist")
         paths[sub] = d
     mgr.paths = paths

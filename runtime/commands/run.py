@@ -2,7 +2,7 @@
 import gc
 
 gc.disable()  # until the container runs: no cyclic GC passes on the way (~0.8 ms)
-import posix as os  # noqa: E402  (not os: importing it costs ~0.5 ms, runtime/paths.py)
+import os
 
 from runtime import container  # noqa: E402
 from runtime.errors import NotFound  # noqa: E402
