@@ -47,14 +47,18 @@ class V1Manager(Manager):
 
     # -- create / apply ----------------------------------------------------
 
+    _fixed: frozenset | set = frozenset()  # cpuset dirs _on_created filled in this process
+
     def _on_created(self, sub: str, directory: str) -> None:
         top = self.mountpoints.get("cpuset")
         if top is not None:  # the cpuset hierarchy (maybe co-mounted with others) is known
-            if directory.startswith(top.rstrip("/") + "/"):
-                self._fix_cpuset(directory)
-        elif sub == "cpuset" or self.paths.get("cpuset") == directory or \
-                os.path.exists(os.path.join(directory, "cpuset.cpus")):
+            fix = directory.startswith(top.rstrip("/") + "/")
+        else:
+            fix = sub == "cpuset" or self.paths.get("cpuset") == directory or \
+                os.path.exists(os.path.join(directory, "cpuset.cpus"))
+        if fix:
             self._fix_cpuset(directory)
+            self._fixed = set(self._fixed) | {directory}
 
     @classmethod
     def _fix_cpuset(cls, directory: str, depth: int = 0) -> None:
@@ -79,9 +83,9 @@ class V1Manager(Manager):
 
     def _before_apply(self) -> None:
         d = self.path("cpuset")
-        if d and os.path.isdir(d):
-            # Created dirs were fixed in create(); this covers a leaf that was
-            # made by someone else and left empty.
+        if d and d not in self._fixed and os.path.isdir(d):
+            # Dirs this process created were fixed in create(); this covers a leaf that
+            # was made by someone else (or earlier: exec) and left empty.
             self._fix_cpuset(d)
 
     def _pids_dir(self) -> str | None:
