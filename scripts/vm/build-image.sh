@@ -82,8 +82,8 @@ rm -rf "$root/var/lib/apt/lists/"*
 echo "pyrunc-vm" > "$root/etc/hostname"
 cat > "$root/etc/fstab" <<'FSTAB'
 /dev/vda / ext4 rw,relatime 0 1
-src  /mnt/src  9p trans=virtio,version=9p2000.L,ro,msize=262144,nofail,x-systemd.device-timeout=30s 0 0
-work /mnt/work 9p trans=virtio,version=9p2000.L,rw,msize=262144,cache=none,nofail,x-systemd.device-timeout=30s 0 0
+src  /mnt/src  9p trans=virtio,version=9p2000.L,ro,msize=262144,nofail,x-systemd.device-timeout=30s,x-systemd.after=systemd-modules-load.service 0 0
+work /mnt/work 9p trans=virtio,version=9p2000.L,rw,msize=262144,cache=none,nofail,x-systemd.device-timeout=30s,x-systemd.after=systemd-modules-load.service 0 0
 tmpfs /tmp tmpfs rw,size=1G 0 0
 FSTAB
 mkdir -p "$root/mnt/src" "$root/mnt/work"

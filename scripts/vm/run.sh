@@ -87,17 +87,38 @@ t_prep=$(date +%s)
 
 echo "vm: image $image ($(( t_image - t0 ))s), wheels and prepare $(( t_prep - t_image ))s, booting (timeout ${timeout_s}s)" >&2
 set +e
-timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-    -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
-    -display none -monitor none -serial "file:$work/serial.log" -no-reboot -nic none \
-    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 panic=-1 oops=panic systemd.show_status=1 loglevel=4" \
-    -drive "file=$image/rootfs.img,if=virtio,format=raw,snapshot=on" \
-    -virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on" \
-    -virtfs "local,path=$work,mount_tag=work,security_model=none" &
-qpid=$!
-wait "$qpid"; qrc=$?
-qpid=""
+# The guest's harness unit needs its 9p shares: if a mount fails at boot (seen once: the
+# 9p mount raced the loading of 9pnet_virtio) the unit never starts and the guest would
+# idle until the timeout.  The serial console says so at once: stop that boot and boot
+# again (twice at most).
+attempt=1
+while :; do
+    rm -f "$work/serial.log"
+    timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
+        -accel tcg,thread=multi -cpu max -smp 2 -m 2048 \
+        -display none -monitor none -serial "file:$work/serial.log" -no-reboot -nic none \
+        -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+        -append "root=/dev/vda rw console=ttyS0 panic=-1 oops=panic systemd.show_status=1 loglevel=4" \
+        -drive "file=$image/rootfs.img,if=virtio,format=raw,snapshot=on" \
+        -virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on" \
+        -virtfs "local,path=$work,mount_tag=work,security_model=none" &
+    qpid=$!
+    boot_failed=""
+    while kill -0 "$qpid" 2>/dev/null; do
+        if grep -aq "Dependency failed for.*pyru" "$work/serial.log" 2>/dev/null; then
+            boot_failed=1; kill "$qpid" 2>/dev/null; break
+        fi
+        sleep 1
+    done
+    wait "$qpid"; qrc=$?
+    qpid=""
+    [ -n "$boot_failed" ] && [ ! -s "$work/rc" ] || break
+    echo "vm: boot $attempt: the guest could not mount its shares (its harness unit did not start); last serial console lines:" >&2
+    grep -a "FAILED\|DEPEND" "$work/serial.log" | tail -5 >&2 || true
+    [ "$attempt" -lt 2 ] || break
+    attempt=$((attempt + 1))
+    echo "vm: booting again (attempt $attempt)" >&2
+done
 set -e
 t_end=$(date +%s)
 if [ ! -s "$work/rc" ]; then
