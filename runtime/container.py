@@ -397,24 +397,22 @@ def _spawn(c, config, pf, bundle, opts):
     init_fd = _sealed_init()
     ns_fds = plan.open_paths()
     mgr.journal = lambda path, ours=True, kind="cgroup": c.journal(kind, path, ours)
-    resources = dict(linux.get("resources") or {})
-    resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
     try:
         mgr.create()
-        mgr.open_dirs()
         test_step("create-cgroups-made")
-        # cgroupfs: the resources are written while the child joins the cgroups and sets
-        # up its namespaces and rootfs (runc writes them at its procHooks, after the
-        # rootfs), always before the prestart hooks and the container's program; the
-        # systemd driver's unit properties go first, over its bus connection
-        late = mgr.to_state().get("driver") == "cgroupfs"
-        if not late:
-            _set_resources(c, mgr, resources)
-        c.data["cgroups"] = mgr.to_state()
+        mgr.open_dirs()
+        resources = dict(linux.get("resources") or {})
+        resources["devices"] = devices.cgroup_rules(resources.get("devices"), linux.get("devices"))
+        mgr.set(resources)
     except cgroups.CgroupError as e:
         raise RuntimeFailure(str(e)) from None
     finally:
         mgr.journal = None
+    c.data["cgroups"] = mgr.to_state()
+    test_step("create-cgroups-set")
+    if log.debugging():
+        log.debug(f"create {c.id}: cgroups at {', '.join(mgr._dirs()) or '-'} (made: {', '.join(mgr.created) or 'none'}), "
+                  "resources set")
     parent, child = Channel.pair()
     job = init.Job(config=config, plan=plan, bundle=bundle, rootfs=pf.rootfs, chan=child,
                    ns_fds=ns_fds, fifo_fd=fifo_fd, init_fd=init_fd,
@@ -451,11 +449,6 @@ def _spawn(c, config, pf, bundle, opts):
             from runtime.process import set_oom_score_adj
 
             set_oom_score_adj(c.pid, (config.get("process") or {}).get("oomScoreAdj"))
-        if late:  # before any message of the child is answered
-            try:
-                _set_resources(c, mgr, resources)
-            except cgroups.CgroupError as e:
-                raise RuntimeFailure(str(e)) from None
         while True:
             kind, msg, fds = parent.recv()
             if kind == "userns":
@@ -523,14 +516,6 @@ def _spawn(c, config, pf, bundle, opts):
             except ProcessLookupError:
                 pass
             _reap(pid1)
-
-
-def _set_resources(c, mgr, resources):
-    mgr.set(resources)
-    test_step("create-cgroups-set")
-    if log.debugging():
-        log.debug(f"create {c.id}: cgroups at {', '.join(mgr._dirs()) or '-'} (made: {', '.join(mgr.created) or 'none'}), "
-                  "resources set")
 
 
 def _save_pid(c, pid):

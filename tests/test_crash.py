@@ -163,7 +163,7 @@ def test_cgroup_removed_between_create_and_join(rt, make_bundle, cid, tdir):
     container joined it: one clear error naming it, and nothing left."""
     b = make_bundle(["true"])
     rt.track(cid)
-    step = "create-cgroups-made"  # made and opened; the child is not forked yet
+    step = "create-cgroups-set"
     stop_file = os.path.join(tdir, "stop")
     p = rt.popen("create", "--bundle", b.path, cid, env=_env(step, stop_file))
     try:
