@@ -79,13 +79,7 @@ def _stage1(job):
     plan = job.plan
     # Join the container's cgroups first, before any namespace (the cgroup namespace
     # is rooted where we are when it is created) and before we allocate much.
-    from runtime import cgroups
-
-    try:
-        job.cgroups.apply(0, skip_unified=job.in_unified)
-    except cgroups.CgroupError as e:
-        raise RuntimeFailure(str(e)) from None
-    job.cgroups.close_dirs()
+    job.cgroups.join_self(skip_unified=job.in_unified)
     test_step("stage1-joined")
     process.set_oom_score_adj("self", (job.config.get("process") or {}).get("oomScoreAdj"))
     # bind sources (and idmapped mounts) opened while we still have the host's privileges
@@ -162,13 +156,7 @@ def _single_stage(job):
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     test_step("stage1-start")
     _preload(job.config)
-    from runtime import cgroups
-
-    try:
-        job.cgroups.apply(0, skip_unified=job.in_unified)
-    except cgroups.CgroupError as e:
-        raise RuntimeFailure(str(e)) from None
-    job.cgroups.close_dirs()
+    job.cgroups.join_self(skip_unified=job.in_unified)
     test_step("stage1-joined")
     job.bind_trees = {}  # no user namespace, no idmapped mount: stage 2 binds from the sources
     namespaces.join(dict(job.ns_fds))  # network, ipc, uts, mount: no fork needed

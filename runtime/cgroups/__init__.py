@@ -494,6 +494,17 @@ class Manager:
             os.close(fd)
         self.dir_fds = {}
 
+    def join_self(self, *, skip_unified: bool = False) -> None:
+        """The calling process (a container's child: create's or exec's) joins its
+        cgroups, then the directory fds are closed; a failure is a RuntimeFailure."""
+        from runtime.errors import RuntimeFailure
+
+        try:
+            self.apply(0, skip_unified=skip_unified)
+        except CgroupError as e:
+            raise RuntimeFailure(str(e)) from None
+        self.close_dirs()
+
     def apply(self, pid: int, *, skip_unified: bool = False) -> None:
         """Move ``pid`` into the cgroup in every hierarchy.
 

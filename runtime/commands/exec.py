@@ -460,7 +460,7 @@ def _kill(pid):
 # -- the container side ---------------------------------------------------------------
 
 def _enter(job):
-    from runtime import cgroups, init, namespaces, process
+    from runtime import init, namespaces, process
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -469,11 +469,7 @@ def _enter(job):
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     _preload(job)
     if job.cgroups is not None:
-        try:
-            job.cgroups.apply(0, skip_unified=job.in_unified)
-        except cgroups.CgroupError as e:
-            raise RuntimeFailure(str(e)) from None
-        job.cgroups.close_dirs()
+        job.cgroups.join_self(skip_unified=job.in_unified)
     process.set_oom_score_adj("self", job.proc.get("oomScoreAdj"))
     ns = dict(job.ns_fds)
     if "user" in ns:
@@ -494,7 +490,7 @@ def _enter_single(job):
     """The one child: in the container's pid namespace from the fork, it joins the
     container's cgroups and its other namespaces (mount last), then finishes.  It is
     non-dumpable and dies with this command until it execs."""
-    from runtime import cgroups, namespaces
+    from runtime import namespaces
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -503,11 +499,7 @@ def _enter_single(job):
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     _preload(job)
     if job.cgroups is not None:
-        try:
-            job.cgroups.apply(0, skip_unified=job.in_unified)
-        except cgroups.CgroupError as e:
-            raise RuntimeFailure(str(e)) from None
-        job.cgroups.close_dirs()
+        job.cgroups.join_self(skip_unified=job.in_unified)
     _set_own_oom_score_adj(job.proc.get("oomScoreAdj"))
     namespaces.join(dict(job.ns_fds))
     for _, fd in job.ns_fds:
