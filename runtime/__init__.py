@@ -1,0 +1,83 @@
+"""pyrunc, an OCI runtime.
+
+Every lifecycle call is a new process, and importing a module through the standard
+import machinery costs ~250k instructions before its code runs (finding it on the
+path, module locks, reading and checking its .pyc: ~0.2 ms here), which for the ~25
+modules of `create` is more than all of create's own work.  preload() loads a known
+list of this package's modules straight from their compiled files (~40k each): a
+module whose .pyc is missing, stale, hash-based or of another interpreter is left to
+the standard machinery, as is any module not in a list, so a list is only ever a
+matter of speed, never of what runs.  runtime/cli.py holds the lists (one per command,
+in dependency order); tests/test_preload.py checks that they stay complete.
+"""
+import marshal
+import posix
+import sys
+
+_BOOT = sys.modules["_frozen_importlib"]
+_EXT = sys.modules["_frozen_importlib_external"]
+_DIR = __file__.rpartition("/")[0]
+_TAG = f"{sys.implementation.cache_tag}.pyc"
+_MAGIC = _EXT.MAGIC_NUMBER + b"\0\0\0\0"  # and the flags word: timestamp-checked pycs only
+
+
+def preload(names):
+    """Import each of `names` (dotted, under `runtime.`, parents before children and
+    each after the modules it imports) that is not imported yet and whose .pyc matches
+    its source, as the standard machinery would have: the same attributes, the same
+    sys.modules entry, bound on its parent package."""
+    modules = sys.modules
+    for name in names:
+        parent, _, child = name.rpartition(".")
+        if name in modules or parent not in modules:
+            continue  # imported already; or its package was not (left to the machinery)
+        rel = name[8:].replace(".", "/")  # after "runtime."
+        head, _, leaf = rel.rpartition("/")
+        d = f"{_DIR}/{head}" if head else _DIR
+        if rel in _PACKAGES:
+            d, leaf, path = f"{d}/{leaf}", "__init__", [f"{d}/{leaf}"]
+        else:
+            path = None
+        src, pyc = f"{d}/{leaf}.py", f"{d}/__pycache__/{leaf}.{_TAG}"
+        try:
+            st = posix.stat(src)
+            fd = posix.open(pyc, posix.O_RDONLY | posix.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            data = posix.read(fd, posix.fstat(fd).st_size)
+        except OSError:
+            continue
+        finally:
+            posix.close(fd)
+        if data[:8] != _MAGIC or data[8:16] != (
+                (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")):
+            continue
+        try:
+            code = marshal.loads(memoryview(data)[16:])
+        except (EOFError, ValueError, TypeError):
+            continue  # damaged: the standard machinery recompiles it
+        loader = _EXT.SourceFileLoader(name, src)
+        spec = _BOOT.ModuleSpec(name, loader, origin=src, is_package=path is not None)
+        spec.cached, spec.has_location = pyc, True
+        if path is not None:
+            spec.submodule_search_locations = path
+        module = type(sys)(name)
+        module.__spec__, module.__loader__, module.__file__, module.__cached__ = spec, loader, src, pyc
+        module.__package__ = name if path is not None else name.rpartition(".")[0]
+        if path is not None:
+            module.__path__ = path
+        modules[name] = module
+        try:
+            exec(code, module.__dict__)
+        except BaseException:
+            modules.pop(name, None)
+            raise
+        setattr(modules[parent], child, module)
+
+
+#: what runtime/cli.py imports, in order (bin/pyrunc preloads them before it)
+CLI = ("runtime.jsonio", "runtime.log", "runtime.errors", "runtime.cli")
+
+#: the sub-packages of runtime/ (a name among them is a directory with __init__.py)
+_PACKAGES = ("commands", "cgroups")

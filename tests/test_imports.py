@@ -1,11 +1,17 @@
 """create, run and exec import nothing slow: no socket/struct/resource (runtime._native
-replaces them), no json/re/enum/argparse/typing/subprocess, no jsonschema, no hooks."""
+replaces them), no json/re/enum/argparse/typing/subprocess, no jsonschema, no hooks; and
+every lifecycle command loads its own modules through runtime.preload (runtime/cli.py's
+PRELOAD lists), not through the standard import machinery."""
+import compileall
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+import runtime
+from runtime.cli import PRELOAD
 from util import state_dir_exists
 
 
@@ -16,34 +22,60 @@ CREATE_PATH_FORBIDDEN = {"socket", "_socket", "struct", "resource",
                          "jsonschema", "runtime.hooks", "__future__"}
 
 
-@pytest.mark.pyrunc_only
-def test_create_run_exec_import_nothing_slow(rt, cid, new_cid, make_bundle, tdir):
-    """create, run and exec of the default config (no hooks, no seccomp) through this
-    tree's launcher laid out as setup.py installs it: python -X importtime lists every
-    module they import.  (Their output goes to files: a created container keeps its
-    stdio open.)"""
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def compiled_copy(dest):
+    """This tree's runtime/ package (with its in-place build: _native, pyrunc-init,
+    _validator) copied to dest/runtime and compiled as pip compiles an install
+    (timestamp-checked .pyc files), so the test does not depend on whether the source
+    tree has .pyc files (PYTHONDONTWRITEBYTECODE)."""
+    pkg = os.path.join(dest, "runtime")
+    shutil.copytree(os.path.join(REPO, "runtime"), pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    assert compileall.compile_dir(pkg, quiet=1, force=True)
+    return pkg
+
+
+@pytest.fixture
+def launcher(tdir):
+    """bin/pyrunc laid out as setup.py installs it, over a compiled copy of runtime/."""
+    lib = os.path.join(tdir, "lib")
+    compiled_copy(lib)
     bin_dir = os.path.join(tdir, "bin")
     os.makedirs(bin_dir)
-    with open(os.path.join(repo, "bin", "pyrunc")) as f:
+    with open(os.path.join(REPO, "bin", "pyrunc")) as f:
         src = f.read()
     site = [p for p in sys.path if p.endswith("-packages")]  # cffi's backend
-    src = src.replace("\nSITE_DIRS = []", f"\nSITE_DIRS = {[repo] + site!r}", 1)
+    src = src.replace("\nSITE_DIRS = []", f"\nSITE_DIRS = {[lib] + site!r}", 1)
     src = src.replace('\nBIN_DIR = ""', f"\nBIN_DIR = {bin_dir!r}", 1)
     exe = os.path.join(bin_dir, "pyrunc")
     with open(exe, "w") as f:
         f.write(src)
+    return exe
 
-    def imports(*args):
+
+@pytest.fixture
+def imports(rt, tdir, launcher):
+    """imports(*args): the modules `pyrunc --root <rt's root> *args` imports through the
+    standard machinery (python -X importtime lists each; a preloaded module is not
+    among them).  Output goes to files: a created container keeps its stdio open."""
+    def run(*args):
         err = os.path.join(tdir, "importtime")
         with open(err, "w") as e:
-            p = subprocess.run([sys.executable, "-IS", "-X", "importtime", exe, "--root", rt.root, *args],
+            p = subprocess.run([sys.executable, "-IS", "-X", "importtime", launcher, "--root", rt.root, *args],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=e, timeout=60)
         with open(err) as f:
             lines = f.read().splitlines()
-        assert p.returncode == 0, lines[-3:]
+        assert p.returncode == 0, (args, lines[-3:])
         return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    return run
 
+
+@pytest.mark.pyrunc_only
+def test_create_run_exec_import_nothing_slow(rt, cid, new_cid, make_bundle, imports):
+    """create, run and exec of the default config (no hooks, no seccomp): nothing of
+    CREATE_PATH_FORBIDDEN is imported."""
     rt.track(cid)
     seen = {"create": imports("create", "--bundle", make_bundle(["sleep", "1000"]).path, cid)}
     assert rt.start(cid).rc == 0
@@ -54,5 +86,84 @@ def test_create_run_exec_import_nothing_slow(rt, cid, new_cid, make_bundle, tdir
     seen["run"] = imports("run", "--bundle", make_bundle(["true"]).path, other)
     assert not state_dir_exists(rt, other)
     for command, modules in seen.items():
-        assert "runtime.cli" in modules and "runtime._native" in modules, (command, modules)
+        assert "runtime" in modules and "runtime._native" in modules, (command, modules)
+        modules |= set(runtime.CLI) | set(PRELOAD[command])  # runtime.preload's, not listed there
         assert not modules & CREATE_PATH_FORBIDDEN, (command, sorted(modules & CREATE_PATH_FORBIDDEN))
+
+
+@pytest.mark.pyrunc_only
+def test_lifecycle_commands_preload_all_their_modules(rt, cid, new_cid, make_bundle, imports, tdir):
+    """Each lifecycle command an engine calls per container, on a real container: the
+    only runtime modules the standard machinery imports are the package itself and the
+    C extension runtime._native (a .so, not preloadable); everything else came through
+    runtime.preload, so a PRELOAD list that misses a module fails here."""
+    rt.track(cid)
+    seen = {"create": imports("create", "--bundle", make_bundle(["sleep", "1000"]).path, cid),
+            "start": imports("start", cid),
+            "state": imports("state", cid),
+            "exec": imports("exec", cid, "true"),
+            "pause": imports("pause", cid),
+            "resume": imports("resume", cid),
+            "update": imports("update", "--pids-limit", "100", cid),
+            "list": imports("list"),
+            "kill": imports("kill", cid, "KILL")}
+    rt.wait_status(cid, "stopped")
+    seen["delete"] = imports("delete", "--force", cid)
+    assert not state_dir_exists(rt, cid)
+    other = new_cid()
+    rt.track(other)
+    seen["run"] = imports("run", "--bundle", make_bundle(["true"]).path, other)
+    for command, modules in seen.items():
+        left = {m for m in modules if m.startswith("runtime")} - {"runtime", "runtime._native"}
+        assert not left, (command, sorted(left))
+
+
+def _in_copy(lib, code):
+    """Run `code` in a fresh `python -IS` whose `runtime` is the copy under lib."""
+    p = subprocess.run([sys.executable, "-IS", "-c", f"import sys; sys.path.insert(0, {lib!r}); " + code],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_preload_makes_the_modules_import_would(tdir):
+    """A preloaded module and package have what the standard machinery gives them
+    (checked against a plain import of the same copy), are bound on their parent, and
+    are loaded without the machinery (importtime does not list them)."""
+    lib = os.path.join(tdir, "lib")
+    compiled_copy(lib)
+    probe = ("import runtime; {pre}import runtime.cgroups.v1 as m, runtime.cgroups as p; "
+             "print(repr([(x.__name__, x.__file__, x.__cached__, x.__package__, x.__spec__.name, "
+             "x.__spec__.origin, x.__spec__.cached, x.__spec__.parent, x.__spec__.has_location, "
+             "x.__spec__.submodule_search_locations, type(x.__loader__).__name__, x.__loader__.name, "
+             "x.__loader__.path, getattr(x, '__path__', None)) for x in (m, p)]), "
+             "runtime.cgroups.v1 is m, sys.modules['runtime.cgroups'] is p)")
+    plain = _in_copy(lib, probe.format(pre=""))
+    pre = _in_copy(lib, probe.format(pre="runtime.preload(('runtime.cgroupdirs', 'runtime.cgroups', "
+                                         "'runtime.cgroups.v1')); "))
+    assert pre == plain and plain.endswith("True True\n")
+    p = subprocess.run([sys.executable, "-IS", "-X", "importtime", "-c",
+                        f"import sys; sys.path.insert(0, {lib!r}); import runtime; "
+                        "runtime.preload(('runtime.cgroupdirs', 'runtime.cgroups', 'runtime.cgroups.v1')); "
+                        "import runtime.cgroups.v1"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "runtime.cgroups" not in p.stderr and "runtime.cgroupdirs" not in p.stderr, p.stderr
+
+
+def test_preload_leaves_stale_or_foreign_pyc_to_the_machinery(tdir):
+    """A source changed since its .pyc was written, a hash-based .pyc and a missing one
+    are not loaded by preload: the module then comes from its source, as with import."""
+    lib = os.path.join(tdir, "lib")
+    pkg = compiled_copy(lib)
+    errors = os.path.join(pkg, "errors.py")
+    with open(errors, "a") as f:
+        f.write("\nEDITED = 1\n")
+    st = os.stat(errors)
+    os.utime(errors, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))  # a later second than the .pyc's
+    compileall.compile_file(os.path.join(pkg, "jsonio.py"), quiet=1, force=True,
+                            invalidation_mode=__import__("py_compile").PycInvalidationMode.CHECKED_HASH)
+    os.unlink(os.path.join(pkg, "__pycache__", f"log.{sys.implementation.cache_tag}.pyc"))
+    out = _in_copy(lib, "import runtime; runtime.preload(('runtime.errors', 'runtime.jsonio', 'runtime.log')); "
+                        "print(sorted(n for n in sys.modules if n.startswith('runtime.'))); "
+                        "import runtime.errors; print(runtime.errors.EDITED)")
+    assert out == "[]\n1\n"
