@@ -8,7 +8,7 @@ list of this package's modules straight from their compiled files (~40k each): a
 module whose .pyc is missing, stale, hash-based or of another interpreter is left to
 the standard machinery, as is any module not in a list, so a list is only ever a
 matter of speed, never of what runs.  runtime/cli.py holds the lists (one per command,
-in dependency order); tests/test_preload.py checks that they stay complete.
+in dependency order); tests/test_imports.py checks that they stay complete.
 """
 import marshal
 import posix

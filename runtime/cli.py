@@ -327,13 +327,15 @@ def help_text(command=None):
 # The modules each lifecycle command imports (with the default config), in the order
 # their imports finish, so each comes after the ones it imports: runtime.preload()
 # loads them before the command's module, ~5x faster than `import` (runtime/__init__.py).
-# A module missing here is imported as usual; tests/test_preload.py keeps them complete.
+# A module missing here is imported as usual; tests/test_imports.py keeps them complete.
+# The cgroup driver modules (v1, v2, systemd) depend on the host: runtime.cgroups
+# preloads them itself when it picks one.
 _STATE = ("runtime.commands", "runtime.state")
-_CGROUPS = ("runtime.cgroupdirs", "runtime.cgroups", "runtime.cgroups.v1")
+_CGROUPS = ("runtime.cgroupdirs", "runtime.cgroups")
 _MAKE = ("runtime.validate", "runtime.schema_patterns", "runtime._validator", "runtime.mounts",
-         "runtime.namespaces") + _CGROUPS[:2] + ("runtime.cgroups.resources", "runtime.cgroups.v1",
-                                                 "runtime.process", "runtime.capabilities", "runtime.devices",
-                                                 "runtime.init", "runtime.sync", "runtime.procfs", "runtime.network")
+         "runtime.namespaces", "runtime.cgroupdirs", "runtime.cgroups", "runtime.cgroups.resources",
+         "runtime.process", "runtime.capabilities", "runtime.devices", "runtime.init", "runtime.sync",
+         "runtime.procfs", "runtime.network")
 PRELOAD = {
     "state": _STATE + ("runtime.commands.state",),
     "start": _STATE + ("runtime.commands.start",),
@@ -347,11 +349,10 @@ PRELOAD = {
         "runtime.namespaces", "runtime.process", "runtime.init", "runtime.sync"),
     "pause": _STATE + ("runtime.container", "runtime.commands.pause") + _CGROUPS,
     "resume": _STATE + ("runtime.container", "runtime.commands.resume") + _CGROUPS,
-    "update": _STATE + ("runtime.commands.update", "runtime.cgroupdirs", "runtime.cgroups", "runtime.container",
-                        "runtime.validate", "runtime.cgroups.resources", "runtime.schema_patterns",
-                        "runtime._validator", "runtime.cgroups.v1"),
+    "update": _STATE + ("runtime.commands.update",) + _CGROUPS + (
+        "runtime.container", "runtime.validate", "runtime.cgroups.resources", "runtime.schema_patterns",
+        "runtime._validator"),
 }
-
 
 def command_module(name):
     """runtime/commands/<name>.py: only the module of the command being run is imported

@@ -760,6 +760,7 @@ def manager(container_id: str, cgroups_path: str | None = None, resources: dict 
         if resources is not None:
             from . import resources as _res
             _res.validate(resources)
+        _preload("resources", "v2", "systemd")
         from . import systemd as _sd
         return _sd.manager(container_id, cgroups_path, resources, detect(), rootless=rootless,
                            annotations=annotations)
@@ -773,10 +774,21 @@ def manager(container_id: str, cgroups_path: str | None = None, resources: dict 
         from . import resources as _res
         _res.validate(resources)
     if layout.mode == "v2":
+        _preload("resources", "v2")
         from .v2 import V2Manager
         return V2Manager(container_id, cgroups_path, paths, **kw)
+    _preload("v1")
     from .v1 import V1Manager
     return V1Manager(container_id, cgroups_path, paths, hybrid=layout.mode == "hybrid", **kw)
+
+
+def _preload(*names):
+    """Load the driver modules a manager needs through runtime.preload (see
+    runtime/__init__.py): which ones depends on the host, so the commands' PRELOAD
+    lists in runtime/cli.py stop at this package and leave them to here."""
+    from runtime import preload
+
+    preload(tuple(f"runtime.cgroups.{n}" for n in names))
 
 
 def from_state(d: dict) -> Manager:
@@ -791,12 +803,15 @@ def from_state(d: dict) -> Manager:
     )
     mode = d.get("mode")
     if d.get("driver") == "systemd":
+        _preload("resources", "v2", "systemd")
         from .systemd import from_state as _sd_from_state
         return _sd_from_state(d, **kw)
     if mode == "v2":
+        _preload("resources", "v2")
         from .v2 import V2Manager
         return V2Manager(d.get("id", ""), d.get("cgroups_path"), d["paths"], **kw)
     if mode in ("v1", "hybrid"):
+        _preload("v1")
         from .v1 import V1Manager
         return V1Manager(d.get("id", ""), d.get("cgroups_path"), d["paths"], hybrid=mode == "hybrid", **kw)
     raise CgroupError(f"cgroup state: unknown mode {mode!r}")
