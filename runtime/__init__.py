@@ -5,11 +5,12 @@ import machinery costs ~250k instructions before its code runs (finding it on th
 path, module locks, reading and checking its .pyc: ~0.2 ms here), which for the ~25
 modules of `create` is more than all of create's own work.  preload() loads a known
 list of this package's modules straight from their compiled files (~40k each): a
-module whose .pyc is missing, stale, hash-based or of another interpreter is left to
-the standard machinery, as is any module not in a list, so a list is only ever a
-matter of speed, never of what runs.  runtime/cli.py holds the lists (one per command,
+module whose .pyc is missing, stale (checked as import checks it) or of another
+interpreter is left to the standard machinery, as is any module not in a list, so a
+list is only ever a matter of speed, never of what runs.  runtime/cli.py holds the lists (one per command,
 in dependency order); tests/test_imports.py checks that they stay complete.
 """
+import _imp
 import marshal
 import posix
 import sys
@@ -18,7 +19,6 @@ _BOOT = sys.modules["_frozen_importlib"]
 _EXT = sys.modules["_frozen_importlib_external"]
 _DIR = __file__.rpartition("/")[0]
 _TAG = f"{sys.implementation.cache_tag}.pyc"
-_MAGIC = _EXT.MAGIC_NUMBER + b"\0\0\0\0"  # and the flags word: timestamp-checked pycs only
 
 
 def preload(names):
@@ -50,8 +50,7 @@ def preload(names):
             continue
         finally:
             posix.close(fd)
-        if data[:8] != _MAGIC or data[8:16] != (
-                (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")):
+        if not _current(data, st, src):
             continue
         try:
             code = marshal.loads(memoryview(data)[16:])
@@ -74,6 +73,33 @@ def preload(names):
             modules.pop(name, None)
             raise
         setattr(modules[parent], child, module)
+
+
+def _current(data, st, src):
+    """Whether a .pyc's header says it is of this interpreter and of this source, by
+    the rule import applies: the source's mtime and size for a timestamp .pyc; for a
+    hash-based one (pip under SOURCE_DATE_EPOCH writes them), the source's hash when
+    the .pyc asks for the check (or --check-hash-based-pycs says always)."""
+    if data[:4] != _EXT.MAGIC_NUMBER:
+        return False
+    flags = data[4:8]
+    if flags == b"\0\0\0\0":
+        return data[8:16] == (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + \
+            (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+    if flags not in (b"\1\0\0\0", b"\3\0\0\0"):
+        return False
+    mode = _imp.check_hash_based_pycs
+    if mode == "never" or (flags == b"\1\0\0\0" and mode != "always"):
+        return True  # an unchecked hash-based .pyc: import does not look at the source either
+    try:
+        fd = posix.open(src, posix.O_RDONLY | posix.O_CLOEXEC)
+        try:
+            source = posix.read(fd, st.st_size + 1)
+        finally:
+            posix.close(fd)
+    except OSError:
+        return False
+    return len(source) == st.st_size and data[8:16] == _imp.source_hash(_EXT._RAW_MAGIC_NUMBER, source)
 
 
 #: what runtime/cli.py imports, in order (bin/pyrunc preloads them before it)

@@ -151,19 +151,39 @@ def test_preload_makes_the_modules_import_would(tdir):
 
 
 def test_preload_leaves_stale_or_foreign_pyc_to_the_machinery(tdir):
-    """A source changed since its .pyc was written, a hash-based .pyc and a missing one
-    are not loaded by preload: the module then comes from its source, as with import."""
+    """A source changed since its timestamp .pyc was written, a checked-hash .pyc whose
+    source changed, one of another interpreter and a missing one are not loaded by
+    preload: the module then comes from its source, as with import.  A checked-hash
+    .pyc of an unchanged source (pip under SOURCE_DATE_EPOCH writes them) and an
+    unchecked one are loaded, as import loads them."""
+    import py_compile
+
     lib = os.path.join(tdir, "lib")
     pkg = compiled_copy(lib)
-    errors = os.path.join(pkg, "errors.py")
-    with open(errors, "a") as f:
-        f.write("\nEDITED = 1\n")
-    st = os.stat(errors)
-    os.utime(errors, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))  # a later second than the .pyc's
-    compileall.compile_file(os.path.join(pkg, "jsonio.py"), quiet=1, force=True,
-                            invalidation_mode=__import__("py_compile").PycInvalidationMode.CHECKED_HASH)
-    os.unlink(os.path.join(pkg, "__pycache__", f"log.{sys.implementation.cache_tag}.pyc"))
-    out = _in_copy(lib, "import runtime; runtime.preload(('runtime.errors', 'runtime.jsonio', 'runtime.log')); "
+    cache = os.path.join(pkg, "__pycache__")
+    tag = sys.implementation.cache_tag
+
+    def edit(name):
+        path = os.path.join(pkg, name)
+        with open(path, "a") as f:
+            f.write("\nEDITED = 1\n")
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))  # a later second than the .pyc's
+
+    def compile_hash(name, mode):
+        py_compile.compile(os.path.join(pkg, name), cfile=os.path.join(cache, f"{name[:-3]}.{tag}.pyc"),
+                           invalidation_mode=mode, doraise=True)
+
+    edit("errors.py")                                                    # stale timestamp .pyc
+    compile_hash("jsonio.py", py_compile.PycInvalidationMode.CHECKED_HASH)
+    edit("jsonio.py")                                                    # stale checked-hash .pyc
+    os.unlink(os.path.join(cache, f"log.{tag}.pyc"))                     # missing
+    with open(os.path.join(cache, f"state.{tag}.pyc"), "r+b") as f:     # another interpreter's
+        f.write(b"\0\0\r\n")
+    compile_hash("cgroupdirs.py", py_compile.PycInvalidationMode.CHECKED_HASH)   # current, checked
+    compile_hash("schema_patterns.py", py_compile.PycInvalidationMode.UNCHECKED_HASH)  # unchecked
+    out = _in_copy(lib, "import runtime; runtime.preload(('runtime.errors', 'runtime.jsonio', 'runtime.log', "
+                        "'runtime.state', 'runtime.cgroupdirs', 'runtime.schema_patterns')); "
                         "print(sorted(n for n in sys.modules if n.startswith('runtime.'))); "
-                        "import runtime.errors; print(runtime.errors.EDITED)")
-    assert out == "[]\n1\n"
+                        "import runtime.errors, runtime.jsonio; print(runtime.errors.EDITED, runtime.jsonio.EDITED)")
+    assert out == "['runtime.cgroupdirs', 'runtime.schema_patterns']\n1 1\n", out
