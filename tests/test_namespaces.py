@@ -224,7 +224,7 @@ def test_usual_container_is_one_clone(rt, cid, make_bundle, tdir, extra, one_clo
     cgroups are joined) takes the two stages: stage 1 runs in create's pid namespace."""
     import signal
 
-    from util import wait_for
+    from util import wait_stopped_at
 
     if rt.name != "pyrunc":
         pytest.skip("pyrunc's test-only step hooks")
@@ -237,15 +237,7 @@ def test_usual_container_is_one_clone(rt, cid, make_bundle, tdir, extra, one_clo
     rt.track(cid)
     p = rt.popen("create", "--bundle", b.path, cid, env=env)
     try:
-        def stopped_pid():
-            try:
-                with open(stop) as f:
-                    words = f.read().split()
-            except FileNotFoundError:
-                return None
-            return int(words[1]) if len(words) >= 2 and words[0] == "stage1-start" else None
-
-        assert wait_for(stopped_pid, timeout=30), f"never reached stage1-start: {rt.read_popen(p)}"
+        assert wait_stopped_at(stop, "stage1-start"), f"never reached stage1-start: {rt.read_popen(p)}"
         with open(stop) as f:
             logged = int(f.read().split()[1])  # its pid as it sees it
         # find it among create's children: the host's view

@@ -465,7 +465,7 @@ def test_stage2_waits_until_stage1_has_reported_its_pid(rt, cid, make_bundle, td
     (blocked on a pipe), not go on to pyrunc-init and the start fifo."""
     import signal
 
-    from util import wait_for
+    from util import wait_for, wait_stopped_at
 
     if rt.name != "pyrunc":
         pytest.skip("pyrunc's test-only step hooks")
@@ -478,15 +478,7 @@ def test_stage2_waits_until_stage1_has_reported_its_pid(rt, cid, make_bundle, td
     rt.track(cid)
     p = rt.popen("create", "--bundle", b.path, cid, env=env)
     try:
-        def stopped_pid():
-            try:
-                with open(stop) as f:
-                    words = f.read().split()
-            except FileNotFoundError:
-                return None
-            return int(words[1]) if len(words) >= 2 and words[0] == "stage1-forked" else None
-
-        s1 = wait_for(stopped_pid, timeout=30)
+        s1 = wait_stopped_at(stop, "stage1-forked")
         assert s1, f"stage 1 never reached stage1-forked: {rt.read_popen(p)}"
 
         def child():

@@ -87,6 +87,19 @@ def wait_file(path, content=None, timeout=10.0) -> str:
     return open(path).read()
 
 
+def wait_stopped_at(stop_file, step, timeout=30.0):
+    """Wait until a pyrunc run with PYRUNC_TEST_STOP_AT=step and PYRUNC_TEST_STOP_FILE=
+    stop_file has stopped there: the pid it wrote ("<step> <pid>"), or None."""
+    def stopped_pid():
+        try:
+            with open(stop_file) as f:
+                words = f.read().split()
+        except FileNotFoundError:
+            return None
+        return int(words[1]) if len(words) >= 2 and words[0] == step else None
+    return wait_for(stopped_pid, timeout=timeout)
+
+
 def wait_dead(pid, timeout=10.0) -> bool:
     return wait_for(lambda: not pid_alive(pid), timeout)
 
