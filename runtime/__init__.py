@@ -7,8 +7,9 @@ modules of `create` is more than all of create's own work.  preload() loads a kn
 list of this package's modules straight from their compiled files (~40k each): a
 module whose .pyc is missing, stale (checked as import checks it) or of another
 interpreter is left to the standard machinery, as is any module not in a list, so a
-list is only ever a matter of speed, never of what runs.  runtime/cli.py holds the lists (one per command,
-in dependency order); tests/test_imports.py checks that they stay complete.
+list is only ever a matter of speed, never of what runs.  runtime/cli.py holds the
+lists (one per command, in dependency order); tests/test_imports.py checks that they
+stay complete.
 """
 import _imp
 import marshal
@@ -29,8 +30,8 @@ def preload(names):
     modules = sys.modules
     for name in names:
         parent, _, child = name.rpartition(".")
-        if name in modules or parent not in modules:
-            continue  # imported already; or its package was not (left to the machinery)
+        if name in modules or parent not in modules or not name.startswith("runtime."):
+            continue  # imported already; its package was not (left to the machinery); not ours
         rel = name[8:].replace(".", "/")  # after "runtime."
         head, _, leaf = rel.rpartition("/")
         d = f"{_DIR}/{head}" if head else _DIR
@@ -63,7 +64,7 @@ def preload(names):
             spec.submodule_search_locations = path
         module = type(sys)(name)
         module.__spec__, module.__loader__, module.__file__, module.__cached__ = spec, loader, src, pyc
-        module.__package__ = name if path is not None else name.rpartition(".")[0]
+        module.__package__ = name if path is not None else parent
         if path is not None:
             module.__path__ = path
         modules[name] = module

@@ -333,9 +333,9 @@ def help_text(command=None):
 _STATE = ("runtime.commands", "runtime.state")
 _CGROUPS = ("runtime.cgroupdirs", "runtime.cgroups")
 _MAKE = ("runtime.validate", "runtime.schema_patterns", "runtime._validator", "runtime.mounts",
-         "runtime.namespaces", "runtime.cgroupdirs", "runtime.cgroups", "runtime.cgroups.resources",
-         "runtime.process", "runtime.capabilities", "runtime.devices", "runtime.init", "runtime.sync",
-         "runtime.procfs", "runtime.network")
+         "runtime.namespaces") + _CGROUPS + ("runtime.cgroups.resources", "runtime.process",
+                                             "runtime.capabilities", "runtime.devices", "runtime.init",
+                                             "runtime.sync", "runtime.procfs", "runtime.network")
 PRELOAD = {
     "state": _STATE + ("runtime.commands.state",),
     "start": _STATE + ("runtime.commands.start",),
@@ -353,6 +353,7 @@ PRELOAD = {
         "runtime.container", "runtime.validate", "runtime.cgroups.resources", "runtime.schema_patterns",
         "runtime._validator"),
 }
+
 
 def command_module(name):
     """runtime/commands/<name>.py: only the module of the command being run is imported

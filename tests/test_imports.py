@@ -155,7 +155,8 @@ def test_preload_leaves_stale_or_foreign_pyc_to_the_machinery(tdir):
     source changed, one of another interpreter and a missing one are not loaded by
     preload: the module then comes from its source, as with import.  A checked-hash
     .pyc of an unchanged source (pip under SOURCE_DATE_EPOCH writes them) and an
-    unchecked one are loaded, as import loads them."""
+    unchecked one are loaded, as import loads them; a name outside the package is not
+    preloaded, even one whose tail names a file of it."""
     import py_compile
 
     lib = os.path.join(tdir, "lib")
@@ -175,6 +176,9 @@ def test_preload_leaves_stale_or_foreign_pyc_to_the_machinery(tdir):
                            invalidation_mode=mode, doraise=True)
 
     edit("errors.py")                                                    # stale timestamp .pyc
+    network = os.path.join(cache, f"network.{tag}.pyc")                  # damaged after a good header
+    with open(network, "r+b") as f:
+        f.truncate(40)
     compile_hash("jsonio.py", py_compile.PycInvalidationMode.CHECKED_HASH)
     edit("jsonio.py")                                                    # stale checked-hash .pyc
     os.unlink(os.path.join(cache, f"log.{tag}.pyc"))                     # missing
@@ -183,7 +187,23 @@ def test_preload_leaves_stale_or_foreign_pyc_to_the_machinery(tdir):
     compile_hash("cgroupdirs.py", py_compile.PycInvalidationMode.CHECKED_HASH)   # current, checked
     compile_hash("schema_patterns.py", py_compile.PycInvalidationMode.UNCHECKED_HASH)  # unchecked
     out = _in_copy(lib, "import runtime; runtime.preload(('runtime.errors', 'runtime.jsonio', 'runtime.log', "
-                        "'runtime.state', 'runtime.cgroupdirs', 'runtime.schema_patterns')); "
-                        "print(sorted(n for n in sys.modules if n.startswith('runtime.'))); "
+                        "'runtime.state', 'runtime.cgroupdirs', 'runtime.schema_patterns', 'runtime.network', "
+                        "'_weakref.cgroupdirs')); "  # not ours, though name[8:] names runtime/cgroupdirs.py
+                        "print(sorted(n for n in sys.modules if n.startswith(('runtime.', '_weakref.')))); "
                         "import runtime.errors, runtime.jsonio; print(runtime.errors.EDITED, runtime.jsonio.EDITED)")
     assert out == "['runtime.cgroupdirs', 'runtime.schema_patterns']\n1 1\n", out
+
+
+def test_preload_of_a_failing_module_raises_and_leaves_no_entry(tdir):
+    """A module whose code raises while it runs: preload raises what it raised, as
+    import would, and leaves neither a sys.modules entry nor a binding on the package
+    (the next import runs it again)."""
+    lib = os.path.join(tdir, "lib")
+    pkg = compiled_copy(lib)
+    with open(os.path.join(pkg, "cgroupdirs.py"), "a") as f:
+        f.write("\nraise RuntimeError('cgroupdirs failed on purpose')\n")
+    assert compileall.compile_file(os.path.join(pkg, "cgroupdirs.py"), quiet=1, force=True)
+    out = _in_copy(lib, "import runtime\ntry:\n    runtime.preload(('runtime.cgroupdirs',))\n"
+                        "except RuntimeError as e:\n    print(e)\n"
+                        "print('runtime.cgroupdirs' in sys.modules, hasattr(runtime, 'cgroupdirs'))")
+    assert out == "cgroupdirs failed on purpose\nFalse False\n", out
