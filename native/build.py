@@ -105,9 +105,8 @@ def build_schema(pkg):
         shutil.copy(f, dest)
     compiler = os.path.join(ROOT, "spec", "compile.py")
     if os.path.exists(compiler):
-        out = os.path.join(pkg, "_validator.py")
-        subprocess.check_call([sys.executable, compiler, out + ".new"])
-        os.rename(out + ".new", out)
+        # _validator.py and its parts _validator_<part>.py, each written by rename
+        subprocess.check_call([sys.executable, compiler, os.path.join(pkg, "_validator.py")])
 
 
 def build_native_inplace(pkg):

@@ -40,7 +40,7 @@ def installed(tmp_path_factory):
     # a copy of the sources, so the build leaves nothing in the tree under test
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "*.egg-info", "__pycache__", "_native*.so", "_native.c",
-        "pyrunc-init", "_validator.py", "schema", ".hypothesis", "demo-bundle"))
+        "pyrunc-init", "_validator*.py", "schema", ".hypothesis", "demo-bundle"))
     r = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(src)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"pip install failed:\n{r.stdout}\n{r.stderr}"

@@ -9,6 +9,7 @@ field named.
 """
 
 import copy
+import glob
 import importlib.util
 import json
 import os
@@ -62,18 +63,31 @@ def _load_module(path, name):
 
 
 @pytest.fixture(scope="session")
-def compiled_source():
+def compiled_parts():
+    """{file suffix: source} of the validator module ("") and its parts ("_seccomp", ...)."""
     spec_compile = _load_module(os.path.join(SPEC, "compile.py"), "pyrunc_spec_compile")
     return spec_compile.generate(SPEC)
 
 
 @pytest.fixture(scope="session")
-def fast(tmp_path_factory, compiled_source):
+def compiled_source(compiled_parts):
+    """The source of the validator module itself (without its parts)."""
+    return compiled_parts[""]
+
+
+def _write_validator(d, parts):
+    """The module and its parts written into directory d; the module's path."""
+    for suffix, text in parts.items():
+        (d / f"_validator{suffix}.py").write_text(text)
+    return d / "_validator.py"
+
+
+@pytest.fixture(scope="session")
+def fast(tmp_path_factory, compiled_parts):
     """A validator module compiled from the current spec/*.json (so the tests
     check the schemas in the tree, even when runtime/_validator.py is stale or
     not built); runtime.validate is pointed at it for the session."""
-    path = tmp_path_factory.mktemp("fastvalidator") / "_validator.py"
-    path.write_text(compiled_source)
+    path = _write_validator(tmp_path_factory.mktemp("fastvalidator"), compiled_parts)
     mod = _load_module(str(path), "pyrunc_test_validator")
     saved = validate._fast
     validate._fast = mod
@@ -906,10 +920,9 @@ def _run(code):
     return out.stdout
 
 
-def _inject(tmp_path, compiled_source):
-    """Code that makes runtime._validator the freshly compiled module."""
-    path = tmp_path / "_validator.py"
-    path.write_text(compiled_source)
+def _inject(tmp_path, compiled_parts):
+    """Code that makes runtime._validator the freshly compiled module (its parts beside it)."""
+    path = _write_validator(tmp_path, compiled_parts)
     return (
         "import importlib.util, sys\n"
         "s = importlib.util.spec_from_file_location('runtime._validator', %r)\n"
@@ -919,9 +932,9 @@ def _inject(tmp_path, compiled_source):
     )
 
 
-def test_generated_module_imports_only_stdlib(tmp_path, compiled_source):
-    path = tmp_path / "_validator.py"
-    path.write_text(compiled_source)
+def test_generated_module_imports_only_stdlib(tmp_path, compiled_parts):
+    """Neither the module nor its parts (all loaded here) import anything."""
+    path = _write_validator(tmp_path, compiled_parts)
     out = _run(
         "import sys, json\n"
         "before = set(sys.modules)\n"
@@ -929,13 +942,14 @@ def test_generated_module_imports_only_stdlib(tmp_path, compiled_source):
         "before = set(sys.modules)\n"
         "s = importlib.util.spec_from_file_location('_validator', %r)\n"
         "m = importlib.util.module_from_spec(s); s.loader.exec_module(m)\n"
-        "print(json.dumps(sorted(set(sys.modules) - before)))\n" % str(path))
+        "for p in %r: m._load_part(p[1:])\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n" % (str(path), sorted(k for k in compiled_parts if k)))
     assert _only_stdlib(json.loads(out)) == []
 
 
-def test_valid_config_does_not_import_jsonschema(tmp_path, compiled_source):
+def test_valid_config_does_not_import_jsonschema(tmp_path, compiled_parts):
     out = _run(
-        _inject(tmp_path, compiled_source) +
+        _inject(tmp_path, compiled_parts) +
         "import json\n"
         "import runtime.validate as v, runtime.specconf as s\n"
         "assert 'jsonschema' not in sys.modules\n"
@@ -978,32 +992,60 @@ def test_disagreement_falls_back_to_the_fast_error(monkeypatch):
     assert validate.validate_config(base()) == ["process.cwd: must match pattern ^/"]
 
 
-def test_compile_script_writes_module(tmp_path):
+def test_compile_script_writes_module(tmp_path, compiled_parts):
     out = tmp_path / "v.py"
     subprocess.run([sys.executable, os.path.join(SPEC, "compile.py"), str(out)], check=True, timeout=300)
+    assert sorted(p.name for p in tmp_path.glob("*.py")) == sorted(f"v{k}.py" for k in compiled_parts)
+    assert sorted(p.name for p in (tmp_path / "__pycache__").iterdir()) == sorted(
+        f"v{k}.{sys.implementation.cache_tag}.pyc" for k in compiled_parts)
     mod = _load_module(str(out), "pyrunc_test_validator2")
     mod.validate_config(base())
     with pytest.raises(ValueError) as info:
         mod.validate_config({"root": {"path": "r"}})
     assert info.value.rule == "required"
     assert info.value.path == ["data"]
+    cfg = base()
+    cfg["linux"]["personality"] = {"domain": "LINUX", "flags": 1}  # part "rare", from v_rare.py
+    with pytest.raises(ValueError) as info:
+        mod.validate_config(cfg)
+    assert info.value.name == "data.linux.personality.flags" and mod._LOADED == {"rare"}
 
 
-def test_built_validator_is_current(compiled_source):
+def test_built_validator_is_current(compiled_parts):
     if not os.path.exists(BUILT):
         pytest.skip("runtime/_validator.py not built (python3 native/build.py)")
-    with open(BUILT) as f:
-        assert f.read() == compiled_source, "runtime/_validator.py is stale: run python3 native/build.py"
+    built = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "runtime", "_validator*.py")))
+    assert built == sorted(f"_validator{k}.py" for k in compiled_parts), "stale parts: run python3 native/build.py"
+    for suffix, text in compiled_parts.items():
+        with open(os.path.join(REPO, "runtime", f"_validator{suffix}.py")) as f:
+            assert f.read() == text, f"runtime/_validator{suffix}.py is stale: run python3 native/build.py"
 
 
-def test_fast_validator_speed(fast):
-    import time
+def test_usual_configs_load_no_part(fast):
+    """runc's default config (and the rootless one) is checked by the module alone; each
+    other section loads only the part that checks it, and a part's errors are the
+    module's own (its exception class, the value's path)."""
+    fast = _load_module(fast.__file__, "pyrunc_test_validator_parts")  # no part loaded yet
+    assert fast_ok(fast, "config", specconf.default_spec())
+    assert fast_ok(fast, "config", specconf.default_spec(rootless=True))
+    assert fast._LOADED == set()
     cfg = base()
-    fast.validate_config(cfg)
-    t0 = time.perf_counter()
-    for _ in range(200):
+    cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO",
+                               "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
+    assert fast_ok(fast, "config", cfg) and fast._LOADED == {"seccomp"}
+    cfg["linux"]["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_NOPE"
+    with pytest.raises(fast.JsonSchemaValueException) as info:
         fast.validate_config(cfg)
-    assert (time.perf_counter() - t0) / 200 < 0.005
+    assert info.value.name == "data.linux.seccomp.syscalls[0].action" and info.value.rule == "enum"
+    assert validate.validate_config(cfg)[0].startswith("linux.seccomp.syscalls[0].action: must be one of")
+    cfg = base()
+    cfg["linux"]["intelRdt"] = {"closID": 7}
+    with pytest.raises(fast.JsonSchemaValueException) as info:
+        fast.validate_config(cfg)
+    assert info.value.name == "data.linux.intelRdt.closID" and fast._LOADED == {"seccomp", "rare"}
+    assert validate.validate_config(cfg) == ["linux.intelRdt.closID: must be a string, not an integer"]
+    assert fast_ok(fast, "state", {"ociVersion": "1.3.0", "id": "a", "status": "created", "pid": 1, "bundle": "/b"})
+    assert fast._LOADED == {"seccomp", "rare", "state"}
 
 
 # ---------------------------------------------------------------------------
