@@ -535,3 +535,65 @@ def test_json_log_lines_are_compact(rt, new_cid, tdir):
     assert lines, "nothing logged"
     for x in lines:
         assert x == _compact(x), f"not compact: {x}"
+
+
+# -- exit ------------------------------------------------------------------
+
+_SUBREAPER = r"""
+import ctypes, json, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: orphans come to us
+me, out, keep = os.getpid(), [], set()
+
+
+def children():
+    kids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+            if int(ppid) == me:
+                kids.append((int(d), state))
+        except (OSError, ValueError):
+            pass
+    return kids
+
+
+for argv, pid_file in json.loads(sys.argv[1]):
+    # pipes, read to EOF: but a created container keeps its stdio (the command's) open
+    io = subprocess.DEVNULL if pid_file else subprocess.PIPE
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=io, stderr=io)
+    stdout, _ = p.communicate()
+    if pid_file and os.path.exists(pid_file):
+        keep.add(int(open(pid_file).read()))  # a created container's init: ours now
+    # the command's orphans were reparented to us before its exit was reported
+    others = [os.waitstatus_to_exitcode(os.waitpid(k, 0)[1])
+              for k, state in children() if k not in keep or state == "Z"]
+    out.append({"rc": p.returncode, "stdout": (stdout or b"").decode(), "others": sorted(others)})
+print(json.dumps(out))
+"""
+
+
+def test_exit_status_and_the_exit_task(rt, cid, make_bundle, tdir):
+    """A command that loaded the C helper exits through pyrunc_exit: its memory is
+    unmapped by a task of its own after it is gone.  The exit status is the command's,
+    the caller's pipes reach EOF, and that task ends by itself (status 0) once the
+    command has exited, in the caller's subreaper; nothing else is left."""
+    b = make_bundle(["sh", "-c", "echo out; exit 3"])
+    pid_file = os.path.join(tdir, "c.pid")
+    base = rt.base()
+    c2 = cid + "-c"
+    cmds = [(base + ["run", "--bundle", b.path, cid], None),                       # foreground: 3
+            (base + ["create", "--bundle", b.path, "--pid-file", pid_file, c2], pid_file),
+            (base + ["create", "--bundle", b.path, c2], None),                      # exists: 1
+            (base + ["delete", "--force", c2], None),                               # kills its init
+            (base + ["state", c2], None)]                                           # gone: 1
+    r = subprocess.run([sys.executable, "-c", _SUBREAPER, json.dumps(cmds)],
+                       capture_output=True, text=True, timeout=120, env=rt.env, cwd=tdir)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [x["rc"] for x in res] == [3, 0, 1, 0, 1], res
+    assert res[0]["stdout"] == "out\n"
+    # delete killed the created container's init, reparented to the caller (SIGKILL)
+    assert res[3]["others"][-1:] == [-9], res
+    if rt.name == "pyrunc":  # run and the creates loaded the helper: one exit task each
+        assert [x["others"] for x in res] == [[0], [0], [0], [-9], []], res
