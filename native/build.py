@@ -5,7 +5,8 @@
 - runtime/_native*.so  the cffi extension (native/build_native.py, native/native.c)
 - runtime/pyrunc-init  the static waiter/exec program (native/init.c)
 - runtime/schema/      the JSON Schemas from spec/
-- runtime/_validator.py  a validator compiled from them by spec/compile.py
+- runtime/_validator.py  a validator compiled from them by spec/compile.py (and its
+                         parts, runtime/_validator_<part>.py)
 """
 import glob
 import os

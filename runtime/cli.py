@@ -439,7 +439,7 @@ def run():
         rc = rc or 1
     # Nothing is left to clean up at interpreter shutdown (no atexit handlers, logs are
     # written unbuffered), and tearing the interpreter down costs ~1 ms on every call.
-    # A command that loaded the C helper (create, run, exec, ...) also leaves the
+    # A command that loaded the C helper (create, run, exec) also leaves the
     # unmapping of its memory to a task of its own after it is gone (~0.7 ms; see
     # native.c); importing the helper only for that would cost more than it saves.
     native = sys.modules.get("runtime._native")
