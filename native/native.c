@@ -126,15 +126,20 @@ static int pyrunc_fork_into_cgroup(int cgroup_fd)
  * pipe or the clone is refused, a plain _exit.  The one function here that is more
  * than a syscall's wrapper. */
 static char pyrunc_exit_stack[16384] __attribute__((aligned(64)));
+static int pyrunc_exit_pipe[2];  /* written before the clone, read by the task */
 
 static int pyrunc_exit_unmapper(void *arg)
 {
-    unsigned int rfd = (unsigned int)(uintptr_t)arg;
+    int rfd = pyrunc_exit_pipe[0];
     char c;
 
-    if (rfd > 0)
-        syscall(SYS_close_range, 0, rfd - 1, 0);
-    syscall(SYS_close_range, rfd + 1, ~0U, 0);
+    (void)arg;
+    syscall(SYS_close, pyrunc_exit_pipe[1]);
+    /* without close_range (Linux < 5.9) it cannot let go of the caller's fds: it exits
+     * at once and our exit frees the memory as usual */
+    if ((rfd > 0 && syscall(SYS_close_range, 0, rfd - 1, 0) != 0) ||
+            syscall(SYS_close_range, rfd + 1, ~0U, 0) != 0)
+        syscall(SYS_exit, 0);
     while (syscall(SYS_read, rfd, &c, 1) > 0)
         ;  /* 0: our creator is gone; -1: nothing better to wait on */
     syscall(SYS_exit, 0);  /* this task only; its memory goes with it */
@@ -143,15 +148,14 @@ static int pyrunc_exit_unmapper(void *arg)
 
 static void pyrunc_exit(int status)
 {
-    int p[2];
     sigset_t all;
 
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);  /* inherited by the task: no handler runs there */
-    if (pipe2(p, O_CLOEXEC) == 0) {
+    if (pipe2(pyrunc_exit_pipe, O_CLOEXEC) == 0) {
         clone(pyrunc_exit_unmapper, pyrunc_exit_stack + sizeof(pyrunc_exit_stack),
-              CLONE_VM | SIGCHLD, (void *)(uintptr_t)p[0]);
-        close(p[0]);
+              CLONE_VM | SIGCHLD, NULL);
+        close(pyrunc_exit_pipe[0]);
     }
     _exit(status);
 }
