@@ -5,7 +5,7 @@ import os
 import time
 
 
-from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
+from . import CgroupError, Manager, read_file, read_int, write_file
 
 
 class _Resources:
@@ -24,14 +24,6 @@ FREEZE_TIMEOUT = 5.0
 
 # Which hierarchy answers pids(): one every container process is in.
 _PIDS_ORDER = ("devices", "freezer", "pids", "memory", "cpu", "name=systemd", "")
-
-
-def omit_empty(d: dict, *keys: str) -> dict:
-    """Drop ``keys`` whose values are zero/empty (Go's ``omitempty``)."""
-    for k in keys:
-        if k in d and not d[k]:
-            del d[k]
-    return d
 
 
 class V1Manager(Manager):
@@ -274,139 +266,11 @@ class V1Manager(Manager):
     # -- stats -------------------------------------------------------------
 
     def stats(self) -> dict:
-        """runc ``events --stats`` data for cgroup v1."""
-        return {
-            "cpu": self._cpu_stats(),
-            "cpuset": self._cpuset_stats(),
-            "memory": self._memory_stats(),
-            "pids": self._pids_stats(),
-            "blkio": self._blkio_stats(),
-            "hugetlb": self._hugetlb_stats(),
-            "intel_rdt": {},
-            "network_interfaces": None,
-        }
+        """runc ``events --stats`` data for cgroup v1 (runtime/cgroups/stats.py: only
+        `events` reads them, so create does not unmarshal them)."""
+        from .stats import v1_stats
 
-    def _cpu_stats(self) -> dict:
-        usage = {"total": 0, "percpu": [], "percpu_kernel": [], "percpu_user": [], "kernel": 0, "user": 0}
-        d = self.path("cpuacct")
-        if d:
-            usage["total"] = read_int(os.path.join(d, "cpuacct.usage"))
-            for key, f in (("percpu", "cpuacct.usage_percpu"), ("percpu_kernel", "cpuacct.usage_percpu_sys"),
-                           ("percpu_user", "cpuacct.usage_percpu_user")):
-                try:
-                    usage[key] = [int(x) for x in read_file(os.path.join(d, f)).split()]
-                except (OSError, ValueError):
-                    pass
-            st = read_kv(os.path.join(d, "cpuacct.stat"))
-            hz = os.sysconf("SC_CLK_TCK") or 100
-            usage["kernel"] = st.get("system", 0) * 1_000_000_000 // hz
-            usage["user"] = st.get("user", 0) * 1_000_000_000 // hz
-        omit_empty(usage, "total", "percpu", "percpu_kernel", "percpu_user")
-        thr = {}
-        d = self.path("cpu")
-        if d:
-            st = read_kv(os.path.join(d, "cpu.stat"))
-            thr = {"periods": st.get("nr_periods", 0), "throttledPeriods": st.get("nr_throttled", 0),
-                   "throttledTime": st.get("throttled_time", 0)}
-            omit_empty(thr, "periods", "throttledPeriods", "throttledTime")
-        return {"usage": usage, "throttling": thr}
-
-    def _cpuset_stats(self) -> dict:
-        out: dict = {}
-        d = self.path("cpuset")
-        if not d:
-            return out
-        # runc's field order: cpus, cpu_exclusive, mems, mem_hardwall, ...
-        for key in ("cpus", "cpu_exclusive", "mems", "mem_hardwall", "mem_exclusive", "memory_migrate",
-                    "memory_spread_page", "memory_spread_slab", "memory_pressure", "sched_load_balance",
-                    "sched_relax_domain_level"):
-            if key in ("cpus", "mems"):
-                try:
-                    out[key] = res_mod.parse_cpu_list(read_file(os.path.join(d, "cpuset." + key)))
-                except (OSError, ValueError):
-                    pass
-            else:
-                out[key] = read_int(os.path.join(d, "cpuset." + key))
-        return omit_empty(out, "cpus", "mems")
-
-    def _memory_stats(self) -> dict:
-        d = self.path("memory")
-        if not d:
-            return {"usage": {"limit": 0, "failcnt": 0}}
-
-        def entry(prefix: str) -> dict:
-            e = {
-                "limit": read_int(os.path.join(d, prefix + "limit_in_bytes")),
-                "usage": read_int(os.path.join(d, prefix + "usage_in_bytes")),
-                "max": read_int(os.path.join(d, prefix + "max_usage_in_bytes")),
-                "failcnt": read_int(os.path.join(d, prefix + "failcnt")),
-            }
-            return omit_empty(e, "usage", "max")
-
-        raw = read_kv(os.path.join(d, "memory.stat"))
-        out = {
-            "cache": raw.get("cache", 0),
-            "usage": entry("memory."),
-            "swap": entry("memory.memsw."),
-            "kernel": entry("memory.kmem."),
-            "kernelTCP": entry("memory.kmem.tcp."),
-            "raw": raw,
-        }
-        return omit_empty(out, "cache", "raw")
-
-    def _pids_stats(self) -> dict:
-        d = self.path("pids")
-        if not d:
-            return {}
-        return omit_empty({"current": read_int(os.path.join(d, "pids.current")),
-                           "limit": read_int(os.path.join(d, "pids.max"))}, "current", "limit")
-
-    def _blkio_stats(self) -> dict:
-        d = self.path("blkio")
-        if not d:
-            return {}
-        out: dict = {}
-        for prefix in ("blkio.", "blkio.bfq.", "blkio.throttle."):
-            if os.path.exists(os.path.join(d, prefix + "io_service_bytes_recursive")):
-                break
-        else:
-            return out
-        for key, f in (("ioServiceBytesRecursive", "io_service_bytes_recursive"),
-                       ("ioServicedRecursive", "io_serviced_recursive"),
-                       ("ioQueueRecursive", "io_queued_recursive"),
-                       ("ioServiceTimeRecursive", "io_service_time_recursive"),
-                       ("ioWaitTimeRecursive", "io_wait_time_recursive"),
-                       ("ioMergedRecursive", "io_merged_recursive"),
-                       ("ioTimeRecursive", "time_recursive"),
-                       ("sectorsRecursive", "sectors_recursive")):
-            try:
-                text = read_file(os.path.join(d, prefix + f))
-            except OSError:
-                continue
-            entries = res_mod.parse_blkio_stat(text)
-            if entries:
-                out[key] = entries
-        return out
-
-    def _hugetlb_stats(self) -> dict:
-        out: dict = {}
-        d = self.path("hugetlb")
-        if d:
-            try:
-                names = os.listdir(d)
-            except OSError:
-                return out
-            for n in names:
-                if n.startswith("hugetlb.") and n.endswith(".usage_in_bytes") and ".rsvd." not in n:
-                    size = n[len("hugetlb."):-len(".usage_in_bytes")]
-                    p = os.path.join(d, f"hugetlb.{size}.")
-                    out[size] = omit_empty({"usage": read_int(p + "usage_in_bytes"),
-                                            "max": read_int(p + "max_usage_in_bytes"),
-                                            "failcnt": read_int(p + "failcnt")}, "usage", "max")
-        elif self.hybrid and self.path(""):
-            from .v2 import hugetlb_stats
-            out = hugetlb_stats(self.path(""))
-        return out
+        return v1_stats(self)
 
 
 class OomEventfd:

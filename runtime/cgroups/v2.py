@@ -76,22 +76,6 @@ def is_frozen_dir(d: str) -> bool:
     return _events(d).get("frozen") == 1
 
 
-def hugetlb_stats(d: str) -> dict:
-    out: dict = {}
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return out
-    for n in names:
-        if n.startswith("hugetlb.") and n.endswith(".current") and ".rsvd." not in n:
-            size = n[len("hugetlb."):-len(".current")]
-            p = os.path.join(d, f"hugetlb.{size}.")
-            e = {"usage": read_int(p + "current"), "max": read_int(p + "max"),
-                 "failcnt": read_kv(p + "events").get("max", 0)}
-            out[size] = {k: v for k, v in e.items() if v or k == "failcnt"}
-    return out
-
-
 def enable_controllers(top: str, leaf: str) -> None:
     """Enable every available controller in each ``cgroup.subtree_control``
     from ``top`` (the mount point) down to the leaf's parent."""
@@ -408,73 +392,10 @@ class V2Manager(Manager):
         return is_frozen_dir(self.dir)
 
     def stats(self) -> dict:
-        d = self.dir
-        cs = read_kv(os.path.join(d, "cpu.stat"))
-        usage = {"total": cs.get("usage_usec", 0) * 1000, "kernel": cs.get("system_usec", 0) * 1000,
-                 "user": cs.get("user_usec", 0) * 1000}
-        if not usage["total"]:
-            del usage["total"]
-        thr = {"periods": cs.get("nr_periods", 0), "throttledPeriods": cs.get("nr_throttled", 0),
-               "throttledTime": cs.get("throttled_usec", 0) * 1000}
-        thr = {k: v for k, v in thr.items() if v}
+        """runc ``events --stats`` data for cgroup v2 (runtime/cgroups/stats.py)."""
+        from .stats import v2_stats
 
-        def lim(f: str) -> int:
-            try:
-                s = read_file(os.path.join(d, f)).strip()
-            except OSError:
-                return 0
-            return UINT64_MAX if s == "max" else int(s or 0)
-
-        raw = read_kv(os.path.join(d, "memory.stat"))
-        cur = read_int(os.path.join(d, "memory.current"))
-        mlim = lim("memory.max")
-        usage_e = {"limit": mlim, "usage": cur, "max": read_int(os.path.join(d, "memory.peak")),
-                   "failcnt": read_kv(os.path.join(d, "memory.events")).get("max", 0)}
-        swap_cur = read_int(os.path.join(d, "memory.swap.current"))
-        slim = lim("memory.swap.max")
-        swap_e = {"limit": UINT64_MAX if UINT64_MAX in (mlim, slim) else mlim + slim,
-                  "usage": cur + swap_cur, "failcnt": 0}
-        memory = {"cache": raw.get("file", 0), "usage": usage_e, "swap": swap_e,
-                  "kernel": {"limit": 0, "failcnt": 0}, "kernelTCP": {"limit": 0, "failcnt": 0}, "raw": raw}
-        for e in (usage_e, swap_e):
-            for k in ("usage", "max"):
-                if k in e and not e[k]:
-                    del e[k]
-        memory = {k: v for k, v in memory.items() if v or k not in ("cache", "raw")}
-
-        pids = {"current": read_int(os.path.join(d, "pids.current")), "limit": read_int(os.path.join(d, "pids.max"))}
-        pids = {k: v for k, v in pids.items() if v}
-
-        blkio: dict = {}
-        try:
-            iostat = read_file(os.path.join(d, "io.stat"))
-        except OSError:
-            iostat = ""
-        sb, sv = res_mod.parse_io_stat(iostat)
-        if sb:
-            blkio["ioServiceBytesRecursive"] = sb
-        if sv:
-            blkio["ioServicedRecursive"] = sv
-
-        cpuset: dict = {}
-        for key, f in (("cpus", "cpuset.cpus.effective"), ("mems", "cpuset.mems.effective")):
-            try:
-                v = res_mod.parse_cpu_list(read_file(os.path.join(d, f)))
-            except (OSError, ValueError):
-                continue
-            if v:
-                cpuset[key] = v
-
-        return {
-            "cpu": {"usage": usage, "throttling": thr},
-            "cpuset": cpuset,
-            "memory": memory,
-            "pids": pids,
-            "blkio": blkio,
-            "hugetlb": hugetlb_stats(d),
-            "intel_rdt": {},
-            "network_interfaces": None,
-        }
+        return v2_stats(self)
 
 
 class OomEvents:
