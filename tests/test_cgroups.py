@@ -1012,3 +1012,33 @@ def test_parents_after_leaves_never_names_a_leaf_or_a_child_after_its_parent(pat
     assert not set(out) & set(leaves) and len(out) == len(set(out))
     for i, d in enumerate(out):  # nothing below d comes after it
         assert not any(o.startswith(d + "/") for o in out[i + 1:])
+
+
+def test_hugetlb_stats_of_both_layouts(tmp_path):
+    """events --stats' hugetlb entries, per page size, from the files each version has
+    (v1: usage_in_bytes, max_usage_in_bytes, failcnt; cgroup2: current, max, events'
+    max); the reservation (.rsvd.) files are not page sizes."""
+    from runtime.cgroups import stats
+
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    v1.mkdir()
+    v2.mkdir()
+    for name, text in (("hugetlb.2MB.usage_in_bytes", "4194304"), ("hugetlb.2MB.max_usage_in_bytes", "6291456"),
+                       ("hugetlb.2MB.failcnt", "2"), ("hugetlb.1GB.usage_in_bytes", "0"),
+                       ("hugetlb.1GB.max_usage_in_bytes", "0"), ("hugetlb.1GB.failcnt", "0"),
+                       ("hugetlb.2MB.rsvd.usage_in_bytes", "9")):
+        (v1 / name).write_text(text + "\n")
+    for name, text in (("hugetlb.2MB.current", "2097152"), ("hugetlb.2MB.max", "max"),
+                       ("hugetlb.2MB.events", "max 5\n"), ("hugetlb.2MB.rsvd.current", "7")):
+        (v2 / name).write_text(text + "\n")
+
+    class Mgr:  # what _v1_hugetlb asks of a V1Manager
+        hybrid = False
+
+        def path(self, sub):
+            return str(v1) if sub == "hugetlb" else None
+
+    assert stats._v1_hugetlb(Mgr()) == {"2MB": {"usage": 4194304, "max": 6291456, "failcnt": 2},
+                                        "1GB": {"failcnt": 0}}
+    assert stats.hugetlb_v2(str(v2)) == {"2MB": {"usage": 2097152, "failcnt": 5}}
+    assert stats.hugetlb_v2(str(tmp_path / "gone")) == {}

@@ -16,7 +16,6 @@ def omit_empty(d: dict, *keys: str) -> dict:
     return d
 
 
-
 def v1_stats(mgr) -> dict:
     """runc ``events --stats`` data for cgroup v1."""
     return {
@@ -29,6 +28,7 @@ def v1_stats(mgr) -> dict:
         "intel_rdt": {},
         "network_interfaces": None,
     }
+
 
 def _v1_cpu(mgr) -> dict:
     usage = {"total": 0, "percpu": [], "percpu_kernel": [], "percpu_user": [], "kernel": 0, "user": 0}
@@ -55,6 +55,7 @@ def _v1_cpu(mgr) -> dict:
         omit_empty(thr, "periods", "throttledPeriods", "throttledTime")
     return {"usage": usage, "throttling": thr}
 
+
 def _v1_cpuset(mgr) -> dict:
     out: dict = {}
     d = mgr.path("cpuset")
@@ -72,6 +73,7 @@ def _v1_cpuset(mgr) -> dict:
         else:
             out[key] = read_int(os.path.join(d, "cpuset." + key))
     return omit_empty(out, "cpus", "mems")
+
 
 def _v1_memory(mgr) -> dict:
     d = mgr.path("memory")
@@ -98,12 +100,14 @@ def _v1_memory(mgr) -> dict:
     }
     return omit_empty(out, "cache", "raw")
 
+
 def _v1_pids(mgr) -> dict:
     d = mgr.path("pids")
     if not d:
         return {}
     return omit_empty({"current": read_int(os.path.join(d, "pids.current")),
                        "limit": read_int(os.path.join(d, "pids.max"))}, "current", "limit")
+
 
 def _v1_blkio(mgr) -> dict:
     d = mgr.path("blkio")
@@ -132,21 +136,16 @@ def _v1_blkio(mgr) -> dict:
             out[key] = entries
     return out
 
+
 def _v1_hugetlb(mgr) -> dict:
     out: dict = {}
     d = mgr.path("hugetlb")
     if d:
-        try:
-            names = os.listdir(d)
-        except OSError:
-            return out
-        for n in names:
-            if n.startswith("hugetlb.") and n.endswith(".usage_in_bytes") and ".rsvd." not in n:
-                size = n[len("hugetlb."):-len(".usage_in_bytes")]
-                p = os.path.join(d, f"hugetlb.{size}.")
-                out[size] = omit_empty({"usage": read_int(p + "usage_in_bytes"),
-                                        "max": read_int(p + "max_usage_in_bytes"),
-                                        "failcnt": read_int(p + "failcnt")}, "usage", "max")
+        for size in _hugetlb_sizes(d, ".usage_in_bytes"):
+            p = os.path.join(d, f"hugetlb.{size}.")
+            out[size] = omit_empty({"usage": read_int(p + "usage_in_bytes"),
+                                    "max": read_int(p + "max_usage_in_bytes"),
+                                    "failcnt": read_int(p + "failcnt")}, "usage", "max")
     elif mgr.hybrid and mgr.path(""):
         out = hugetlb_v2(mgr.path(""))
     return out
@@ -226,15 +225,20 @@ def v2_stats(mgr) -> dict:
 def hugetlb_v2(d: str) -> dict:
     """The hugetlb entries of a cgroup2 directory (hybrid hosts too)."""
     out: dict = {}
+    for size in _hugetlb_sizes(d, ".current"):
+        p = os.path.join(d, f"hugetlb.{size}.")
+        e = {"usage": read_int(p + "current"), "max": read_int(p + "max"),
+             "failcnt": read_kv(p + "events").get("max", 0)}
+        out[size] = {k: v for k, v in e.items() if v or k == "failcnt"}
+    return out
+
+
+def _hugetlb_sizes(d: str, suffix: str) -> list:
+    """The huge page sizes ("2MB", ...) of the hugetlb.<size><suffix> files in d (not the
+    .rsvd. ones); none when d cannot be listed."""
     try:
         names = os.listdir(d)
     except OSError:
-        return out
-    for n in names:
-        if n.startswith("hugetlb.") and n.endswith(".current") and ".rsvd." not in n:
-            size = n[len("hugetlb."):-len(".current")]
-            p = os.path.join(d, f"hugetlb.{size}.")
-            e = {"usage": read_int(p + "current"), "max": read_int(p + "max"),
-                 "failcnt": read_kv(p + "events").get("max", 0)}
-            out[size] = {k: v for k, v in e.items() if v or k == "failcnt"}
-    return out
+        return []
+    return [n[len("hugetlb."):-len(suffix)] for n in names
+            if n.startswith("hugetlb.") and n.endswith(suffix) and ".rsvd." not in n]
