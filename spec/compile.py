@@ -9,10 +9,10 @@ returns ``obj`` when it is valid and raises ``JsonSchemaValueException`` (a
 
 Parts: every create unmarshals the module, and most of it checks sections a usual
 config does not have (seccomp, scheduler, intelRdt, memoryPolicy, ...; the state
-document).  So OUT.py holds the validators of the sections in HOT and, for each other
-definition, a stub; the real functions are written to OUT_<part>.py beside it (PARTS),
-whose code the first stub called executes into OUT.py's own namespace, replacing the
-stubs of that part.  A config without those sections never reads those files.
+document).  So OUT.py holds the validators of the sections in HOT; the others are
+written to OUT_<part>.py beside it (PARTS), and OUT.py has a stub for each of them that
+is called from outside its part.  The first stub called executes its part's code into
+OUT.py's own namespace, replacing the stubs of that part.  A config without those sections never reads those files.
 
 How: the relative ``$ref``s between spec/*.json are resolved here by merging
 the files into one document per root schema (runtime.validate.merged_schema),
