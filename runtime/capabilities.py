@@ -1,5 +1,5 @@
 """Linux capabilities: names, the host's bounding set, and applying process.capabilities."""
-import os
+import posix
 
 from runtime.errors import RuntimeFailure
 
@@ -108,7 +108,7 @@ def apply_sets(m):
         data[3 * word + 1] = (m["permitted"] >> shift) & 0xFFFFFFFF
         data[3 * word + 2] = (m["inheritable"] >> shift) & 0xFFFFFFFF
     if lib.pyrunc_capset(data) != 0:
-        raise RuntimeFailure(f"process.capabilities: capset: {os.strerror(ffi.errno)}")
+        raise RuntimeFailure(f"process.capabilities: capset: {posix.strerror(ffi.errno)}")
     lib.prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     # The kernel raises an ambient capability only if it is also permitted and
     # inheritable; like runc, one that is not is skipped (`pyrunc check` reports it).
@@ -117,4 +117,4 @@ def apply_sets(m):
         if raisable & (1 << n):
             if lib.prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_RAISE, n, 0, 0) != 0:
                 raise RuntimeFailure(f"process.capabilities.ambient: cannot raise {NAMES[n]}: "
-                                     f"{os.strerror(ffi.errno)}")
+                                     f"{posix.strerror(ffi.errno)}")

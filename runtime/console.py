@@ -44,7 +44,7 @@ def own_slave(uid):
     pty slave (major 136-143) opened in the container's devpts is touched, by fd: an
     inherited host file (the caller's /dev/null, say) never is.  EINVAL/EPERM (an id
     not mapped in the user namespace) leave it as it is, as runc does."""
-    import stat
+    import _stat as stat
 
     for fd in (0, 1, 2):
         try:
@@ -66,7 +66,7 @@ def _bind_console(slave):
     verified inside the container's /dev with no symlink followed (a /dev/console that
     is a symlink, to /etc/hostname say, is replaced, never written through), and both
     the pty and the mount point are named by fd."""
-    import stat
+    import _stat as stat
 
     from runtime.mounts import MS, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, fd_path, mount, openat2
 

@@ -4,17 +4,17 @@ foreground, tear it down.  The commands themselves live in runtime/commands/, on
 each; they raise RuntimeFailure with a one-line message.  A failed create leaves
 nothing behind: the init process is killed, the cgroups and the state dir removed.
 """
-import os
 import _signal as signal  # the C module: `signal` imports enum
+import posix
 
-from runtime import jsonio, log
+from runtime import jsonio, log, ospath
 from runtime.errors import ConfigError, RuntimeFailure
 # start's and delete's work lives in their command modules (start_container,
 # delete_container), which need not import this one; run imports them itself
 from runtime.state import CREATED, CREATING, Container, Root, proc_start_time, test_step
 
 OCI_VERSION = "1.3.0"
-INIT_BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyrunc-init")
+INIT_BINARY = ospath.join(ospath.dirname(ospath.abspath(__file__)), "pyrunc-init")
 
 
 # -- config ------------------------------------------------------------------------
@@ -25,19 +25,19 @@ MAX_CONFIG_SIZE = 16 << 20  # bytes of config.json (Kubernetes' 256 KiB of annot
 def read_config(bundle):
     """config.json parsed but not validated; ConfigError (`config.json: line L column
     C: <what>` for bad JSON) otherwise.  Shared with `check`."""
-    import stat
+    import _stat as stat
 
-    path = os.path.join(bundle, "config.json")
+    path = ospath.join(bundle, "config.json")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | posix.O_NONBLOCK | posix.O_NOCTTY)
     except OSError as e:
         raise ConfigError(f"config.json: cannot read {path}: {e.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        if not stat.S_ISREG(posix.fstat(fd).st_mode):
             raise ConfigError(f"config.json: {path} is not a regular file")
         chunks, size = [], 0
         while size <= MAX_CONFIG_SIZE:
-            chunk = os.read(fd, MAX_CONFIG_SIZE + 1 - size if size < MAX_CONFIG_SIZE else 1)
+            chunk = posix.read(fd, MAX_CONFIG_SIZE + 1 - size if size < MAX_CONFIG_SIZE else 1)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -45,7 +45,7 @@ def read_config(bundle):
     except OSError as e:
         raise ConfigError(f"config.json: cannot read {path}: {e.strerror}") from None
     finally:
-        os.close(fd)
+        posix.close(fd)
     if size > MAX_CONFIG_SIZE:
         raise ConfigError(f"config.json: larger than the limit of {MAX_CONFIG_SIZE >> 20} MiB")
     try:
@@ -95,21 +95,21 @@ def rootfs_of(config, bundle):
     # As runc: the rootfs must not be a symlink nor go through one (symlinks in the
     # bundle's own path are fine: a relative root.path is taken from its real path).
     try:
-        given = os.path.normpath(os.path.join(os.path.realpath(bundle), p))
-        rootfs = os.path.realpath(given)
+        given = ospath.normpath(ospath.join(ospath.realpath(bundle), p))
+        rootfs = ospath.realpath(given)
     except OSError as e:
         raise ConfigError(f"root.path: {p}: {e.strerror}") from None
-    if rootfs != given and os.path.lexists(given):
+    if rootfs != given and ospath.lexists(given):
         raise ConfigError(f"root.path: {p} is a symlink or goes through one ({given} -> {rootfs}): "
                           "give the real path")
     try:
-        st, top = os.stat(rootfs), os.stat("/")
+        st, top = posix.stat(rootfs), posix.stat("/")
     except OSError:
         st = top = None
     if st is not None and (st.st_dev, st.st_ino) == (top.st_dev, top.st_ino):
         raise ConfigError(f"root.path: {p} is the host's root directory")
-    if not os.path.isdir(rootfs):
-        if not os.path.lexists(rootfs):
+    if not ospath.isdir(rootfs):
+        if not ospath.lexists(rootfs):
             raise ConfigError(f"root.path: {rootfs} does not exist")
         raise ConfigError(f"root.path: {rootfs} is not a directory")
     return rootfs
@@ -219,19 +219,19 @@ def _sealed_init():
     """A sealed memfd copy of pyrunc-init: what the container execs, never the host file."""
     import fcntl
 
-    fd = os.memfd_create("pyrunc-init", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    fd = posix.memfd_create("pyrunc-init", posix.MFD_CLOEXEC | posix.MFD_ALLOW_SEALING)
     try:
-        src = os.open(INIT_BINARY, os.O_RDONLY | os.O_CLOEXEC)
+        src = posix.open(INIT_BINARY, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as e:
-        os.close(fd)
+        posix.close(fd)
         raise RuntimeFailure(f"{INIT_BINARY}: {e.strerror} (is pyrunc installed?)") from None
     try:
-        size = os.fstat(src).st_size
+        size = posix.fstat(src).st_size
         off = 0
         while off < size:
-            off += os.sendfile(fd, src, off, size - off)
+            off += posix.sendfile(fd, src, off, size - off)
     finally:
-        os.close(src)
+        posix.close(src)
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
                 fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
     return fd
@@ -242,7 +242,7 @@ def wait_dead(pid, start_time, timeout=10.0):
     import select
 
     try:
-        pfd = os.pidfd_open(pid)
+        pfd = posix.pidfd_open(pid)
     except ProcessLookupError:
         return True
     try:
@@ -251,39 +251,39 @@ def wait_dead(pid, start_time, timeout=10.0):
         r, _, _ = select.select([pfd], [], [], timeout)
         return bool(r)
     finally:
-        os.close(pfd)
+        posix.close(pfd)
 
 
 def write_pid_file(path, pid):
     """Write the pid atomically: a new temporary file in the target's directory (by
     dirfd, O_CREAT|O_EXCL|O_NOFOLLOW: a planted symlink or file there is never written
     through) renamed over the name (rename replaces a symlink, never follows it)."""
-    path = os.path.abspath(path)
-    name = os.path.basename(path)
+    path = ospath.abspath(path)
+    name = ospath.basename(path)
     tmp = "." + name + ".tmp"
     try:
-        dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        dfd = posix.open(ospath.dirname(path), posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
     except OSError as e:
         raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
     try:
         for _ in range(8):
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | posix.O_NOFOLLOW | posix.O_CLOEXEC,
                              0o644, dir_fd=dfd)
                 break
             except FileExistsError:
-                os.unlink(tmp, dir_fd=dfd)  # a stale or planted entry: removed, not followed
+                posix.unlink(tmp, dir_fd=dfd)  # a stale or planted entry: removed, not followed
         else:
             raise RuntimeFailure(f"--pid-file {path}: {tmp} keeps reappearing in its directory")
         try:
-            os.write(fd, str(pid).encode())
+            posix.write(fd, str(pid).encode())
         finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            posix.close(fd)
+        posix.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
     except OSError as e:
         raise RuntimeFailure(f"--pid-file {path}: {e.strerror}") from None
     finally:
-        os.close(dfd)
+        posix.close(dfd)
 
 
 def cgroups_of(c):
@@ -313,7 +313,7 @@ def create(opts, *, for_run=False):
     container's processes all live in those cgroups.  So a create killed at any
     moment leaves a state dir from which `delete --force` removes every trace."""
     root = Root(opts.root)
-    bundle = os.path.abspath(opts.bundle or ".")
+    bundle = ospath.abspath(opts.bundle or ".")
     cid = opts.id
     from runtime.state import check_id
 
@@ -337,7 +337,7 @@ def create(opts, *, for_run=False):
     opts.listen_fds = listen_fds()  # systemd socket activation: fds 3.. before --preserve-fds
     for fd in range(3, 3 + opts.listen_fds + (opts.preserve_fds or 0)):
         try:
-            os.fstat(fd)
+            posix.fstat(fd)
         except OSError:
             what = "LISTEN_FDS" if fd < 3 + opts.listen_fds else "--preserve-fds"
             raise RuntimeFailure(f"{what}: fd {fd} is not open") from None
@@ -389,9 +389,9 @@ def _spawn(c, config, pf, bundle, opts):
 
     linux = config.get("linux") or {}
     plan, mgr = pf.plan, pf.cgroups
-    os.mkfifo(c.fifo, 0o600)
+    posix.mkfifo(c.fifo, 0o600)
     test_step("create-fifo")
-    fifo_fd = os.open(c.fifo, os.O_RDWR | os.O_CLOEXEC)
+    fifo_fd = posix.open(c.fifo, posix.O_RDWR | posix.O_CLOEXEC)
     if log.debugging():
         log.debug(f"create {c.id}: start fifo {c.fifo} made and opened")
     init_fd = _sealed_init()
@@ -419,7 +419,7 @@ def _spawn(c, config, pf, bundle, opts):
                    preserve_fds=opts.listen_fds + (opts.preserve_fds or 0), listen_fds=opts.listen_fds,
                    no_pivot=opts.no_pivot,
                    no_new_keyring=opts.no_new_keyring, container_id=c.id, cgroups=mgr,
-                   hook_state=None, hook_words_start=[], seccomp=pf.seccomp, parent_pid=os.getpid())
+                   hook_state=None, hook_words_start=[], seccomp=pf.seccomp, parent_pid=posix.getpid())
     sys.stdout.flush()
     sys.stderr.flush()
     lock_fd = c._fd
@@ -432,15 +432,15 @@ def _spawn(c, config, pf, bundle, opts):
         pid1, job.in_unified = _fork_into(mgr)
     if pid1 == 0:
         parent.close()
-        os.close(lock_fd)
+        posix.close(lock_fd)
         c.close_journal()
         (init.single_stage if single else init.stage1)(job)
     test_step("create-forked")
     child.close()
-    os.close(fifo_fd)
-    os.close(init_fd)
+    posix.close(fifo_fd)
+    posix.close(init_fd)
     for _, fd in ns_fds:
-        os.close(fd)
+        posix.close(fd)
     master = None
     try:
         if single:  # the child is the container's init: its pid is known now
@@ -482,7 +482,7 @@ def _spawn(c, config, pf, bundle, opts):
                     from runtime import console
 
                     console.send_master(opts.console_socket, fds[0])
-                    os.close(fds[0])
+                    posix.close(fds[0])
                 else:
                     master = fds[0]
             elif kind == "seccomp":  # the listener fd of linux.seccomp, for its agent
@@ -506,13 +506,13 @@ def _spawn(c, config, pf, bundle, opts):
         return master
     except BaseException:
         if master is not None:
-            os.close(master)
+            posix.close(master)
         raise
     finally:
         parent.close()
         if pid1:
             try:
-                os.kill(pid1, signal.SIGKILL)
+                posix.kill(pid1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             _reap(pid1)
@@ -537,10 +537,10 @@ def _check_existing_cgroups(mgr):
         d = mgr.path(sub)
         if not d:
             continue
-        while not os.path.isdir(d) and d.count("/") > 4:  # not made yet: it would inherit its parent's
-            d = os.path.dirname(d)
+        while not ospath.isdir(d) and d.count("/") > 4:  # not made yet: it would inherit its parent's
+            d = ospath.dirname(d)
         try:
-            with open(os.path.join(d, name), "rb") as f:
+            with open(ospath.join(d, name), "rb") as f:
                 text = f.read()
         except OSError:
             continue
@@ -556,35 +556,35 @@ def _fork_into(mgr, ns_flags=0):
     """fork, the child starting in the container's cgroup2 directory when there is one
     (clone3 CLONE_INTO_CGROUP: moving it later costs a synchronize_rcu) and, with
     ns_flags, in new namespaces (clone3 CLONE_NEW*); (pid, in the cgroup2 directory).
-    The parent is single-threaded, so a raw clone is as safe as os.fork here.  With
+    The parent is single-threaded, so a raw clone is as safe as posix.fork here.  With
     ns_flags, pid is -1 when clone3 refuses them (the caller goes another way)."""
     from runtime._native import ffi, lib
 
     cfd, own = mgr.dir_fds.get(""), False  # create opened it right after making it
     if cfd is None and mgr.path(""):  # exec: the container's directory, opened now
         try:
-            cfd, own = os.open(mgr.path(""), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), True
+            cfd, own = posix.open(mgr.path(""), posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC), True
         except OSError:
             cfd = None
     if cfd is not None:
         pid = lib.pyrunc_clone3(ns_flags, cfd) if ns_flags else lib.pyrunc_fork_into_cgroup(cfd)
         err = ffi.errno
         if own:
-            os.close(cfd)
+            posix.close(cfd)
         if pid >= 0:
             return pid, True
-        log.debug(f"clone3 into {mgr.path('')}: {os.strerror(err)}; forking and moving instead")
+        log.debug(f"clone3 into {mgr.path('')}: {posix.strerror(err)}; forking and moving instead")
     if ns_flags:
         pid = lib.pyrunc_clone3(ns_flags, -1)
         if pid < 0:
-            log.debug(f"clone3 with namespace flags {ns_flags:#x}: {os.strerror(ffi.errno)}; two stages instead")
+            log.debug(f"clone3 with namespace flags {ns_flags:#x}: {posix.strerror(ffi.errno)}; two stages instead")
         return pid, False
-    return os.fork(), False
+    return posix.fork(), False
 
 
 def _reap(pid):
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
 
@@ -613,12 +613,12 @@ def teardown(c, mgr=None):
             pass
     if pid and proc_start_time(pid) == start:
         try:
-            os.kill(pid, signal.SIGKILL)
+            posix.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         wait_dead(pid, start)
         try:
-            os.waitpid(pid, os.WNOHANG)  # our child when `run` made us its subreaper
+            posix.waitpid(pid, posix.WNOHANG)  # our child when `run` made us its subreaper
         except ChildProcessError:
             pass
     # Without a manager, only the journal's leaves hold our processes: a journaled
@@ -651,9 +651,9 @@ def teardown(c, mgr=None):
 def _pids_in(dirs):
     pids = set()
     for top in dirs:
-        for dirpath, _, _ in os.walk(top):
+        for dirpath in ospath.walk_dirs(top):
             try:
-                with open(os.path.join(dirpath, "cgroup.procs"), "rb") as f:
+                with open(ospath.join(dirpath, "cgroup.procs"), "rb") as f:
                     pids.update(int(x) for x in f.read().split())
             except (OSError, ValueError):
                 pass
@@ -673,7 +673,7 @@ def _kill_all_in(dirs, timeout=5.0):
             return
         for p in pids:
             try:
-                os.kill(p, signal.SIGKILL)
+                posix.kill(p, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         time.sleep(0.005)
@@ -702,7 +702,7 @@ def _rmdirs(dirs):
     todo = []
     for d in dirs:
         if d in leaves:
-            for dirpath, _, _ in os.walk(d, topdown=False):
+            for dirpath in ospath.walk_dirs(d, topdown=False):
                 todo.append(dirpath)
         todo.append(d)
     for d in sorted(set(todo), key=lambda p: p.count("/"), reverse=True):
@@ -717,7 +717,7 @@ def wait_foreground(pid, master):
     """Forward signals to the container, pump the terminal, reap; return the exit status."""
     import select
 
-    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    r, w = posix.pipe2(posix.O_NONBLOCK | posix.O_CLOEXEC)
     old_wakeup = signal.set_wakeup_fd(w)
     forward = [s for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                            signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCHLD)]
@@ -743,14 +743,14 @@ def wait_foreground(pid, master):
             except InterruptedError:
                 readable = []
             if r in readable:
-                for s in os.read(r, 1024):
+                for s in posix.read(r, 1024):
                     if s == signal.SIGCHLD:
                         continue
                     if s == signal.SIGWINCH and attach is not None:
                         attach.resize()
                         continue
                     try:
-                        os.kill(pid, s)
+                        posix.kill(pid, s)
                     except ProcessLookupError:
                         pass
             if attach is not None and readable:
@@ -765,8 +765,8 @@ def wait_foreground(pid, master):
         signal.set_wakeup_fd(old_wakeup)
         for s, h in saved.items():
             signal.signal(s, h)
-        os.close(r)
-        os.close(w)
+        posix.close(r)
+        posix.close(w)
     return status
 
 
@@ -774,20 +774,20 @@ def _reap_all(pid, status):
     """Reap every exited child (we are a subreaper); the exit status of pid once it exited."""
     while True:
         try:
-            p, st = os.waitpid(-1, os.WNOHANG)
+            p, st = posix.waitpid(-1, posix.WNOHANG)
         except ChildProcessError:
             return status
         if p == 0:
             return status
         if p == pid:
-            status = os.waitstatus_to_exitcode(st)
+            status = posix.waitstatus_to_exitcode(st)
             if status < 0:
                 status = 128 - status
 
 
 def _drop_attach(attach):
     attach.restore()
-    os.close(attach.master)
+    posix.close(attach.master)
     return None
 
 

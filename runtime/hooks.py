@@ -26,7 +26,7 @@ def hook_cwd(kind, state):
     the container init's, which has made it the rootfs (None: inherit)."""
     if kind == "createContainer":
         return None
-    import stat
+    import _stat as stat
 
     bundle = state.get("bundle") if isinstance(state, dict) else None
     try:

@@ -17,11 +17,11 @@ straight into its new namespaces instead (single_stage: clone3 with the CLONE_NE
 flags): the steps of stage 1 that remain, then stage 2's.  One fork, one Python process
 exit and one message less on every create.
 """
-import os
 import _signal as signal  # the C module: `signal` imports enum
+import posix
 import sys
 
-from runtime import capabilities, namespaces, process  # mounts: create's stages only (exec needs none)
+from runtime import capabilities, namespaces, ospath, process  # mounts: create's stages only (exec needs none)
 from runtime.errors import RuntimeFailure
 from runtime.state import test_step
 
@@ -53,7 +53,7 @@ def _guard(fn, job):
             sys.stderr.flush()
         except BaseException:
             pass
-        os._exit(code)
+        posix._exit(code)
 
 
 def _report(job, msg):
@@ -71,8 +71,8 @@ def _stage1(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if getattr(job, "parent_pid", None) and os.getppid() != job.parent_pid:
-        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
+    if getattr(job, "parent_pid", None) and posix.getppid() != job.parent_pid:
+        posix._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     test_step("stage1-start")
     _preload(job.config)
@@ -86,7 +86,7 @@ def _stage1(job):
     from runtime import mounts
 
     job.bind_trees = mounts.preopen_binds(job.config, job.bundle, plan.has("user"),
-                                          dict(job.ns_fds).get("user"), os.path.realpath(job.rootfs)) \
+                                          dict(job.ns_fds).get("user"), ospath.realpath(job.rootfs)) \
         if plan.has("mount") else {}
     ns_fds = dict(job.ns_fds)
     if "user" in ns_fds:
@@ -108,16 +108,16 @@ def _stage1(job):
     # hooks' state needs it) and "ready" (a pid arriving after it was taken for the end
     # of the exchange: the container then had no pid and `run` said "cannot start a
     # container that has stopped").
-    order_r, order_w = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    order_r, order_w = posix.pipe2(posix.O_CLOEXEC)
+    pid = posix.fork()
     if pid == 0:
-        os.close(order_w)
+        posix.close(order_w)
         job.order_fd = order_r
         _guard(_stage2, job)
-    os.close(order_r)
+    posix.close(order_r)
     test_step("stage1-forked")
     job.chan.send("pid", pid=pid)
-    os._exit(0)
+    posix._exit(0)
 
 
 # What clone3 cannot do for the one child of single_stage: a user namespace needs its id
@@ -152,7 +152,7 @@ def _single_stage(job):
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if job.chan.peer_gone():  # the parent sends nothing before our first message
-        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
+        posix._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     test_step("stage1-start")
     _preload(job.config)
@@ -171,8 +171,8 @@ def _stage2(job):
 
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     if job.order_fd is not None:
-        os.read(job.order_fd, 1)  # EOF: stage 1 has reported our pid and exited
-        os.close(job.order_fd)
+        posix.read(job.order_fd, 1)  # EOF: stage 1 has reported our pid and exited
+        posix.close(job.order_fd)
     test_step("stage2-start")
     config, plan = job.config, job.plan
     linux = config.get("linux") or {}
@@ -194,7 +194,7 @@ def _stage2(job):
 
             mounts.HOST_MOUNTINFO = cgroups.mountinfo_read()
         mounts.prepare_root(rootfs, linux.get("rootfsPropagation"))
-        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        root_fd = posix.open(rootfs, posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
         dev_is_ours = True  # the default devices are made unless /dev is bound from elsewhere
         for i, m in enumerate(config.get("mounts") or ()):
             mounts.do_mount(root_fd, m, i, job.bundle, plan.has("cgroup"), job.bind_trees.get(i))
@@ -206,7 +206,7 @@ def _stage2(job):
         devices.create_devices(root_fd, linux.get("devices"), dev_is_ours, plan.has("user"))
         if dev_is_ours or _is_dir_in(root_fd, "/dev/pts"):
             devices.setup_ptmx(root_fd)
-        os.close(root_fd)
+        posix.close(root_fd)
 
     test_step("stage2-rootfs")
     if not job.no_new_keyring:
@@ -222,7 +222,7 @@ def _stage2(job):
     # createContainer hooks run in the rootfs as with runc and crun (`touch ./lib/x` must
     # not reach the host's /lib); pivot_root below changes the cwd again.
     try:
-        os.chdir(rootfs)
+        posix.chdir(rootfs)
     except OSError as e:
         raise RuntimeFailure(f"root.path: chdir to {rootfs}: {e.strerror}") from None
     if (config.get("hooks") or {}).get("createContainer"):
@@ -236,15 +236,15 @@ def _stage2(job):
         else:
             mounts.pivot(rootfs)
     else:
-        os.chroot(rootfs)
-        os.chdir("/")
+        posix.chroot(rootfs)
+        posix.chdir("/")
 
     if proc.get("terminal"):
         from runtime import console
 
         master = console.setup_in_container(proc.get("consoleSize"))
         job.chan.send("console", fds=[master])
-        os.close(master)
+        posix.close(master)
 
     # runc makes a missing cwd inside the new root, before it is made read-only
     process.make_cwd(proc.get("cwd") or "/")
@@ -265,8 +265,6 @@ def _preload(config):
     """Import now, before the user namespace and pivot_root, every module the container
     side needs: afterwards the host's Python files may be out of reach (a mapped root
     cannot enter /root, and after pivot_root nothing of the host is left)."""
-    import stat  # noqa: F401
-
     from runtime import _native, devices, procfs  # noqa: F401
 
     linux = config.get("linux") or {}
@@ -301,8 +299,8 @@ def finish_process(job, proc, linux):
         bpf, flags = getattr(job, "seccomp", None) or (seccomp.compile_filter(linux["seccomp"]),
                                                        seccomp.filter_flags(linux["seccomp"]))
         if proc.get("noNewPrivileges"):
-            sfd = os.memfd_create("pyrunc-seccomp", 0)
-            os.write(sfd, bpf)
+            sfd = posix.memfd_create("pyrunc-seccomp", 0)
+            posix.write(sfd, bpf)
             seccomp_words = ["seccomp", str(sfd), str(flags)]
             if flags & seccomp.FLAG_NEW_LISTENER:
                 # pyrunc-init loads it before waiting for start and sends the runtime
@@ -332,7 +330,7 @@ def finish_process(job, proc, linux):
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     lib.prctl(lib.PR_SET_KEEPCAPS, 0, 0, 0, 0)
     if "umask" in user:
-        os.umask(user["umask"])
+        posix.umask(user["umask"])
     if not entered:
         process.set_cwd(cwd)
     process.verify_cwd(cwd)
@@ -348,9 +346,9 @@ def finish_process(job, proc, linux):
     words += seccomp_words + list(job.hook_words_start)
     if path is not None:
         words += ["exec", path, str(len(args)), *args, str(len(env)), *env]
-    ifd = os.memfd_create("pyrunc-init-instructions", 0)
-    os.write(ifd, b"".join(w.encode() + b"\0" for w in words))
-    os.lseek(ifd, 0, 0)
+    ifd = posix.memfd_create("pyrunc-init-instructions", 0)
+    posix.write(ifd, b"".join(w.encode() + b"\0" for w in words))
+    posix.lseek(ifd, 0, 0)
 
     keep = {ifd, *range(3, 3 + job.preserve_fds)}
     if job.fifo_fd is not None:
@@ -361,7 +359,7 @@ def finish_process(job, proc, linux):
         keep.add(job.chan.fileno())
     lib.pyrunc_close_range(3, 0xFFFFFFFF, lib.CLOSE_RANGE_CLOEXEC)
     for fd in keep:
-        os.set_inheritable(fd, True)
+        posix.set_inheritable(fd, True)
     # Python ignores these; ignored signals would survive exec.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
@@ -371,7 +369,7 @@ def finish_process(job, proc, linux):
     # single_stage's PDEATHSIG would survive the exec: the created container must
     # outlive `create`
     lib.prctl(lib.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-    os.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
+    posix.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
 
 
 def _join_keyring(cid):
@@ -381,7 +379,7 @@ def _join_keyring(cid):
     if lib.pyrunc_join_session_keyring(f"_ses.{cid}".encode()) < 0:
         err = ffi.errno
         if err not in (38, 122):  # ENOSYS, EDQUOT (a user namespace's quota): runc goes on too
-            raise RuntimeFailure(f"join a new session keyring: {os.strerror(err)} (--no-new-keyring skips it)")
+            raise RuntimeFailure(f"join a new session keyring: {posix.strerror(err)} (--no-new-keyring skips it)")
 
 
 PERSONALITY_DOMAINS = {"LINUX": 0x0000, "LINUX32": 0x0008}
@@ -396,7 +394,7 @@ def _set_personality(p):
     if p.get("flags"):
         raise RuntimeFailure("linux.personality.flags: not supported by pyrunc yet")
     if lib.personality(PERSONALITY_DOMAINS[domain]) == -1:
-        raise RuntimeFailure(f"linux.personality: {os.strerror(ffi.errno)}")
+        raise RuntimeFailure(f"linux.personality: {posix.strerror(ffi.errno)}")
 
 
 def _is_dir_in(root_fd, path):
@@ -406,7 +404,7 @@ def _is_dir_in(root_fd, path):
         fd = mounts.open_in_root(root_fd, path)
     except OSError:
         return False
-    os.close(fd)
+    posix.close(fd)
     return True
 
 
@@ -418,7 +416,7 @@ def _set_names(config):
         if name is not None:
             b = name.encode()
             if fn(b, len(b)) != 0:
-                raise RuntimeFailure(f"{field}: cannot set {name!r}: {os.strerror(ffi.errno)}")
+                raise RuntimeFailure(f"{field}: cannot set {name!r}: {posix.strerror(ffi.errno)}")
 
 
 def _sysctl(sysctl):
@@ -439,4 +437,4 @@ def _sysctl(sysctl):
                 raise RuntimeFailure(f"{field}: invalid name")  # validate.py refuses it first
             procfs.write("sys/" + rel, str(value), field, proc_fd)
     finally:
-        os.close(proc_fd)
+        posix.close(proc_fd)

@@ -4,8 +4,9 @@ Every destination is resolved inside the rootfs with openat2(RESOLVE_IN_ROOT), s
 symlink in the rootfs can never lead a mount out of it, and the mount is made onto
 /proc/self/fd/N of the resolved object, so nothing can swap the path in between.
 """
-import os
+import posix
 
+from runtime import ospath
 from runtime.errors import RuntimeFailure
 
 # name -> (clear?, flag); from mount(8) and the runtime-spec's list of options.
@@ -57,7 +58,7 @@ REC_ATTRS = {
 # statvfs f_flag bits -> MS flags that a bind remount must keep (locked in user namespaces).
 _ST_KEEP = ((1, MS.RDONLY), (2, MS.NOSUID), (4, MS.NODEV), (8, MS.NOEXEC),
             (1024, MS.NOATIME), (2048, MS.NODIRATIME), (4096, MS.RELATIME))
-O_PATH = os.O_PATH
+O_PATH = posix.O_PATH
 RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT = 0x02, 0x04, 0x10
 
 
@@ -106,14 +107,14 @@ def mount(source, target, fstype, flags, data=None, *, what=None):
     enc = lambda s: s.encode() if isinstance(s, str) else (s if s is not None else ffi.NULL)  # noqa: E731
     if lib.mount(enc(source), enc(target), enc(fstype), flags, enc(data or None)) != 0:
         err = ffi.errno
-        raise RuntimeFailure(f"{what or 'mount ' + str(target)}: {os.strerror(err)}")
+        raise RuntimeFailure(f"{what or 'mount ' + str(target)}: {posix.strerror(err)}")
 
 
 def umount(target, flags=0):
     from runtime._native import ffi, lib
 
     if lib.umount2(target.encode(), flags) != 0:
-        raise OSError(ffi.errno, os.strerror(ffi.errno), target)
+        raise OSError(ffi.errno, posix.strerror(ffi.errno), target)
 
 
 def mount_setattr(fd, attr_set, attr_clr, *, recursive=True, userns_fd=None, what):
@@ -124,13 +125,13 @@ def mount_setattr(fd, attr_set, attr_clr, *, recursive=True, userns_fd=None, wha
     if lib.pyrunc_mount_setattr(fd, b"", flags, attr_set, attr_clr, 0,
                                 0 if userns_fd is None else userns_fd) != 0:
         err = ffi.errno
-        raise RuntimeFailure(f"{what}: {os.strerror(err)}")
+        raise RuntimeFailure(f"{what}: {posix.strerror(err)}")
 
 
 def locked_flags(path):
     """The flags of the mount at path that a bind remount has to repeat."""
     try:
-        f = os.statvfs(path).f_flag
+        f = posix.statvfs(path).f_flag
     except OSError:
         return 0
     keep = 0
@@ -145,10 +146,10 @@ def locked_flags(path):
 def openat2(dirfd, path, flags, resolve=RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, mode=0):
     from runtime._native import ffi, lib
 
-    fd = lib.pyrunc_openat2(dirfd, path.encode(), flags | os.O_CLOEXEC, mode, resolve)
+    fd = lib.pyrunc_openat2(dirfd, path.encode(), flags | posix.O_CLOEXEC, mode, resolve)
     if fd < 0:
         err = ffi.errno
-        raise OSError(err, os.strerror(err), path)
+        raise OSError(err, posix.strerror(err), path)
     return fd
 
 
@@ -169,14 +170,14 @@ def open_in_root(root_fd, path, create=None, what="mount destination", _links=0)
     parent, _, name = rel.rpartition("/")
     if name in ("", ".", ".."):
         raise RuntimeFailure(f"{what}: {path} cannot be created")
-    pfd = open_in_root(root_fd, parent, "dir", what, _links) if parent else os.dup(root_fd)
+    pfd = open_in_root(root_fd, parent, "dir", what, _links) if parent else posix.dup(root_fd)
     try:
         try:
             if create == "dir":
-                os.mkdir(name, 0o755, dir_fd=pfd)
+                posix.mkdir(name, 0o755, dir_fd=pfd)
             else:
-                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
-                                 | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+                posix.close(posix.open(name, posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_NOFOLLOW
+                                 | posix.O_CLOEXEC, 0o644, dir_fd=pfd))
         except FileExistsError:
             link = _readlink_at(pfd, name)
             if link is not None:  # a dangling symlink: make its target instead
@@ -188,7 +189,7 @@ def open_in_root(root_fd, path, create=None, what="mount destination", _links=0)
         except NotADirectoryError:
             raise RuntimeFailure(f"{what}: {path}: a parent is not a directory") from None
     finally:
-        os.close(pfd)
+        posix.close(pfd)
     try:
         return openat2(root_fd, rel, O_PATH)
     except FileNotFoundError:
@@ -197,15 +198,15 @@ def open_in_root(root_fd, path, create=None, what="mount destination", _links=0)
 
 def _readlink_at(dirfd, name):
     try:
-        return os.readlink(name, dir_fd=dirfd)
+        return posix.readlink(name, dir_fd=dirfd)
     except OSError:  # EINVAL: not a symlink (or gone)
         return None
 
 
 def _path_in_root(root_fd, fd, what, path):
     """Where the directory fd (opened inside the rootfs) is, as a container path."""
-    root = os.readlink(fd_path(root_fd)).rstrip("/")
-    here = os.readlink(fd_path(fd))
+    root = posix.readlink(fd_path(root_fd)).rstrip("/")
+    here = posix.readlink(fd_path(fd))
     if here == root or here == root + "/":
         return "/"
     if not here.startswith(root + "/"):
@@ -238,14 +239,14 @@ def _make_parent_mount_private(rootfs):
     (set_root_propagation)."""
     from runtime._native import ffi, lib
 
-    path = os.path.realpath(rootfs)
+    path = ospath.realpath(rootfs)
     while True:
         if lib.mount(ffi.NULL, path.encode(), ffi.NULL, MS.SLAVE, ffi.NULL) == 0:
             return
         err = ffi.errno
         if err != 22 or path == "/":  # EINVAL: not a mount point, try its parent
-            raise RuntimeFailure(f"root.path: make the mount of {path} a slave: {os.strerror(err)}")
-        path = os.path.dirname(path)
+            raise RuntimeFailure(f"root.path: make the mount of {path} a slave: {posix.strerror(err)}")
+        path = ospath.dirname(path)
 
 
 # The only destinations inside /proc a mount may cover: the files lxcfs emulates (runc's
@@ -259,7 +260,7 @@ PROC_OVERLAYS = frozenset((
 
 def normalize(dest):
     """A mount destination as a clean container-absolute path."""
-    return os.path.normpath("/" + dest.lstrip("/"))
+    return ospath.normpath("/" + dest.lstrip("/"))
 
 
 def proc_destination_problem(dest, fstype, options):
@@ -286,23 +287,23 @@ def _on_procfs(source, bundle):
     """Is the bind source on a procfs?  None when it cannot be opened (the bind says why)."""
     if not source:
         return None
-    path = source if os.path.isabs(source) else os.path.join(bundle, source)
+    path = source if ospath.isabs(source) else ospath.join(bundle, source)
     try:
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_PATH | posix.O_CLOEXEC)
     except OSError:
         return None
     try:
         return _fd_on_procfs(fd)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 # -- bind sources opened with the runtime's own privileges (open_tree) ----------------
 
 def _bind_source(m, bundle):
     source = m.get("source")
-    if source and not os.path.isabs(source):
-        source = os.path.join(bundle, source)
+    if source and not ospath.isabs(source):
+        source = ospath.join(bundle, source)
     return source
 
 
@@ -321,7 +322,7 @@ def preopen_binds(config, bundle, all_binds, userns_fd=None, rootfs=None):
     An idmapped mount without mappings of its own uses the container's: those of the
     joined user namespace userns_fd, or linux.uidMappings/gidMappings (an identical
     user namespace made for it: an idmapping is its maps, not which namespace holds them)."""
-    import stat as _stat
+    import _stat
 
     from runtime._native import ffi, lib
 
@@ -339,15 +340,15 @@ def preopen_binds(config, bundle, all_binds, userns_fd=None, rootfs=None):
             source = _bind_source(m, bundle)
             if not source:
                 raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
-            if not idmap and rootfs and (os.path.realpath(source) + "/").startswith(rootfs.rstrip("/") + "/"):
+            if not idmap and rootfs and (ospath.realpath(source) + "/").startswith(rootfs.rstrip("/") + "/"):
                 continue  # in the rootfs: bound in stage2, with the mounts made before it under it
             if proc_destination_problem(dest, m.get("type"), m.get("options")):
                 continue  # do_mount refuses it with its reason
             flags = lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | (lib.AT_RECURSIVE if opts.flags & MS.REC else 0)
             fd = lib.pyrunc_open_tree(-100, source.encode(), flags)
             if fd < 0:
-                raise RuntimeFailure(f"{field}.source: {source}: {os.strerror(ffi.errno)}")
-            out[i] = (fd, "dir" if _stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+                raise RuntimeFailure(f"{field}.source: {source}: {posix.strerror(ffi.errno)}")
+            out[i] = (fd, "dir" if _stat.S_ISDIR(posix.fstat(fd).st_mode) else "file")
             if idmap:
                 _idmap_tree(fd, m, opts, field, (config.get("linux") or {}), userns_fd)
     except BaseException:
@@ -359,7 +360,7 @@ def preopen_binds(config, bundle, all_binds, userns_fd=None, rootfs=None):
 def close_trees(trees):
     for fd, _ in (trees or {}).values():
         try:
-            os.close(fd)
+            posix.close(fd)
         except OSError:
             pass
 
@@ -381,7 +382,7 @@ def _idmap_tree(fd, m, opts, field, linux, userns_fd):
     try:
         _idmap_setattr(fd, opts, userns, field, m)
     finally:
-        os.close(userns)
+        posix.close(userns)
 
 
 def _idmap_setattr(fd, opts, userns_fd, field, m):
@@ -389,7 +390,7 @@ def _idmap_setattr(fd, opts, userns_fd, field, m):
     try:
         mount_setattr(fd, _MA_IDMAP, 0, recursive=opts.idmap == "ridmap", userns_fd=userns_fd, what=what)
     except RuntimeFailure as e:
-        if not str(e).endswith(os.strerror(22)):  # EINVAL: mostly a filesystem this kernel cannot
+        if not str(e).endswith(posix.strerror(22)):  # EINVAL: mostly a filesystem this kernel cannot
             raise                                 # idmap (tmpfs before Linux 6.3): say so
         from runtime import procfs
 
@@ -399,7 +400,7 @@ def _idmap_setattr(fd, opts, userns_fd, field, m):
             magic = None
         kind = {0x01021994: "tmpfs", 0xEF53: "ext4"}.get(magic, f"type {magic:#x}" if magic else "unknown")
         raise RuntimeFailure(f"{e} (its filesystem, {kind}, cannot be idmapped by this kernel, "
-                             f"{os.uname().release})") from None
+                             f"{posix.uname().release})") from None
 
 
 def _mapping_userns(uid_maps, gid_maps, field):
@@ -407,40 +408,40 @@ def _mapping_userns(uid_maps, gid_maps, field):
     while we write its maps and open its ns file, then exits."""
     from runtime import namespaces, procfs
 
-    r1, w1 = os.pipe2(os.O_CLOEXEC)
-    r2, w2 = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    r1, w1 = posix.pipe2(posix.O_CLOEXEC)
+    r2, w2 = posix.pipe2(posix.O_CLOEXEC)
+    pid = posix.fork()
     if pid == 0:
         code = 1
         try:
-            os.close(r1)
-            os.close(w2)
+            posix.close(r1)
+            posix.close(w2)
             namespaces.unshare(namespaces.TYPES["user"][0], "user namespace")
-            os.write(w1, b"u")
-            os.read(r2, 1)  # until the parent is done (EOF)
+            posix.write(w1, b"u")
+            posix.read(r2, 1)  # until the parent is done (EOF)
             code = 0
         finally:
-            os._exit(code)
-    os.close(w1)
-    os.close(r2)
+            posix._exit(code)
+    posix.close(w1)
+    posix.close(r2)
     try:
-        if os.read(r1, 1) != b"u":
+        if posix.read(r1, 1) != b"u":
             raise RuntimeFailure(f"{field}: cannot create a user namespace for the mapping")
         procfs.write(f"{pid}/uid_map", namespaces.format_map(uid_maps), f"{field}.uidMappings")
         procfs.write(f"{pid}/gid_map", namespaces.format_map(gid_maps), f"{field}.gidMappings")
         proc_fd = procfs.open_root(what=field)
         try:
-            nsdir = procfs.open_at(proc_fd, f"{pid}/ns", os.O_PATH | os.O_DIRECTORY, field)
+            nsdir = procfs.open_at(proc_fd, f"{pid}/ns", posix.O_PATH | posix.O_DIRECTORY, field)
         finally:
-            os.close(proc_fd)
+            posix.close(proc_fd)
         try:
-            return os.open("user", os.O_RDONLY | os.O_CLOEXEC, dir_fd=nsdir)  # the nsfs file
+            return posix.open("user", posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=nsdir)  # the nsfs file
         finally:
-            os.close(nsdir)
+            posix.close(nsdir)
     finally:
-        os.close(w2)
-        os.close(r1)
-        os.waitpid(pid, 0)
+        posix.close(w2)
+        posix.close(r1)
+        posix.waitpid(pid, 0)
 
 
 def _move_tree(tree, target_fd, what):
@@ -448,7 +449,7 @@ def _move_tree(tree, target_fd, what):
 
     if lib.pyrunc_move_mount(tree, b"", target_fd, b"",
                              lib.MOVE_MOUNT_F_EMPTY_PATH | lib.MOVE_MOUNT_T_EMPTY_PATH) != 0:
-        raise RuntimeFailure(f"{what}: {os.strerror(ffi.errno)}")
+        raise RuntimeFailure(f"{what}: {posix.strerror(ffi.errno)}")
 
 
 def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
@@ -476,18 +477,18 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
                              f"({source} is not on one)")
     if tree is not None:  # opened by preopen_binds
         kind = tree[1]
-        if not os.path.isabs(source):
-            source = os.path.join(bundle, source)
+        if not ospath.isabs(source):
+            source = ospath.join(bundle, source)
     elif opts.bind:
         if not source:
             raise RuntimeFailure(f"{field}.source: a bind mount needs a source")
-        if not os.path.isabs(source):
-            source = os.path.join(bundle, source)
+        if not ospath.isabs(source):
+            source = ospath.join(bundle, source)
         try:
-            st = os.stat(source)
+            st = posix.stat(source)
         except OSError as e:
             raise RuntimeFailure(f"{field}.source: {source}: {e.strerror}") from None
-        import stat as _stat
+        import _stat
 
         kind = "dir" if _stat.S_ISDIR(st.st_mode) else "file"
     elif fstype == "cgroup":
@@ -511,7 +512,7 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
             extra = opts.flags & ~(MS.BIND | MS.REC | MS.REMOUNT)
             if extra:
                 # Re-resolve: the bind has put a new mount on top of the fd's dentry.
-                os.close(fd)
+                posix.close(fd)
                 fd = open_in_root(root_fd, dest, None, f"{idx}.destination")
                 target = fd_path(fd)
                 flags = MS.BIND | MS.REMOUNT | extra | (locked_flags(target) & ~opts.clear)
@@ -522,17 +523,17 @@ def do_mount(root_fd, m, i, bundle, cgroup_ns, tree=None):
             mount(source or fstype or "none", target, fstype, opts.flags, opts.data,
                   what=f"{field}: mount {fstype} on {dest}")
         if opts.rec_set or opts.rec_clr:
-            os.close(fd)
+            posix.close(fd)
             fd = open_in_root(root_fd, dest, None, f"{idx}.destination")  # the new mount
             mount_setattr(fd, opts.rec_set, opts.rec_clr,
                           what=f"{field}: set recursive attributes {m.get('options')} on {dest}")
         if opts.propagation:
-            os.close(fd)
+            posix.close(fd)
             fd = open_in_root(root_fd, dest, None, f"{idx}.destination")
             for p in opts.propagation:
                 mount(None, fd_path(fd), None, p, what=f"{field}: set propagation of {dest}")
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def _tmpfs_copyup(root_fd, fd, dest, opts, field):
@@ -543,20 +544,20 @@ def _tmpfs_copyup(root_fd, fd, dest, opts, field):
     is relative to a verified fd with no symlink followed.
     """
     try:
-        src = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)  # the resolved dest
+        src = posix.open(".", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC, dir_fd=fd)  # the resolved dest
     except OSError as e:
         raise RuntimeFailure(f"{field}: tmpcopyup: open {dest}: {e.strerror}") from None
     try:
         data = opts.data
         if not any(o.startswith("mode=") for o in data.split(",")):  # as runc: keep the dir's mode
-            data = ",".join(filter(None, [data, "mode=%o" % (os.fstat(src).st_mode & 0o7777)]))
+            data = ",".join(filter(None, [data, "mode=%o" % (posix.fstat(src).st_mode & 0o7777)]))
         mount("tmpfs", fd_path(fd), "tmpfs", opts.flags, data, what=f"{field}: mount tmpfs on {dest}")
         try:
-            dst = openat2(root_fd, dest.strip("/") or ".", os.O_RDONLY | os.O_DIRECTORY)  # the new tmpfs
+            dst = openat2(root_fd, dest.strip("/") or ".", posix.O_RDONLY | posix.O_DIRECTORY)  # the new tmpfs
         except OSError as e:
             raise RuntimeFailure(f"{field}: tmpcopyup: open the new tmpfs: {e.strerror}") from None
         try:
-            if os.fstat(dst).st_dev == os.fstat(src).st_dev or os.listdir(dst):
+            if posix.fstat(dst).st_dev == posix.fstat(src).st_dev or posix.listdir(dst):
                 # not the empty tmpfs just made: the path was swapped under us
                 raise RuntimeFailure(f"{field}: tmpcopyup: {dest} changed while it was mounted")
             _copy_tree(src, dst, dest)
@@ -564,65 +565,65 @@ def _tmpfs_copyup(root_fd, fd, dest, opts, field):
             where = e.filename if isinstance(e.filename, str) else dest
             raise RuntimeFailure(f"{field}: tmpcopyup: copy {where}: {e.strerror}") from None
         finally:
-            os.close(dst)
+            posix.close(dst)
     finally:
-        os.close(src)
+        posix.close(src)
 
 
 def _copy_tree(src, dst, path):
     """Copy the entries of directory fd src into directory fd dst, keeping type, mode,
     owner and times; symlinks are copied as links, never followed."""
-    import stat as S
+    import _stat as S
 
-    nofollow = os.O_NOFOLLOW | os.O_CLOEXEC
-    with os.scandir(src) as it:
+    nofollow = posix.O_NOFOLLOW | posix.O_CLOEXEC
+    with posix.scandir(src) as it:
         entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
     for name, st in entries:
         where = f"{path.rstrip('/')}/{name}"
         mode = st.st_mode
         try:
             if S.S_ISDIR(mode):
-                os.mkdir(name, 0o700, dir_fd=dst)
-                s2 = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=src)
+                posix.mkdir(name, 0o700, dir_fd=dst)
+                s2 = posix.open(name, posix.O_RDONLY | posix.O_DIRECTORY | nofollow, dir_fd=src)
                 try:
-                    d2 = os.open(name, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=dst)
+                    d2 = posix.open(name, posix.O_RDONLY | posix.O_DIRECTORY | nofollow, dir_fd=dst)
                     try:
                         _copy_tree(s2, d2, where)
                     finally:
-                        os.close(d2)
+                        posix.close(d2)
                 finally:
-                    os.close(s2)
+                    posix.close(s2)
             elif S.S_ISREG(mode):
-                fin = os.open(name, os.O_RDONLY | nofollow, dir_fd=src)
+                fin = posix.open(name, posix.O_RDONLY | nofollow, dir_fd=src)
                 try:
-                    fout = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | nofollow, 0o600, dir_fd=dst)
+                    fout = posix.open(name, posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL | nofollow, 0o600, dir_fd=dst)
                     try:
                         left = st.st_size
                         while left > 0:
-                            n = os.sendfile(fout, fin, None, min(left, 1 << 30))
+                            n = posix.sendfile(fout, fin, None, min(left, 1 << 30))
                             if n == 0:
                                 break
                             left -= n
                     finally:
-                        os.close(fout)
+                        posix.close(fout)
                 finally:
-                    os.close(fin)
+                    posix.close(fin)
             elif S.S_ISLNK(mode):
-                os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
+                posix.symlink(posix.readlink(name, dir_fd=src), name, dir_fd=dst)
             else:  # devices, fifos, sockets: the node itself
-                os.mknod(name, mode, st.st_rdev, dir_fd=dst)
+                posix.mknod(name, mode, st.st_rdev, dir_fd=dst)
         except OSError as e:
             e.filename = where
             raise
         try:
-            os.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
+            posix.chown(name, st.st_uid, st.st_gid, dir_fd=dst, follow_symlinks=False)
         except OSError as e:  # an owner the container's user namespace does not map
             if e.errno not in (22, 1):  # EINVAL, EPERM
                 e.filename = where
                 raise
         if not S.S_ISLNK(mode):
-            os.chmod(name, S.S_IMODE(mode), dir_fd=dst)
-        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False)
+            posix.chmod(name, S.S_IMODE(mode), dir_fd=dst)
+        posix.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst, follow_symlinks=False)
 
 
 # /proc/self/mountinfo as the runtime read it before the container's mount namespace was
@@ -672,7 +673,7 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
             return
         mount("tmpfs", fd_path(fd), "tmpfs", base, "mode=755", what=f"{field}: mount tmpfs on {dest}")
     finally:
-        os.close(fd)
+        posix.close(fd)
     own = _own_cgroups()
     for mnt, mroot, fstype, sopts in hier:
         if not mnt.startswith("/sys/fs/cgroup/"):
@@ -690,23 +691,23 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
             else:
                 key = "" if fstype == "cgroup2" else _v1_key(sopts, own)
                 path = own.get(key, "/")
-                rel = os.path.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
-                src = os.path.normpath(os.path.join(mnt, rel))
+                rel = ospath.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
+                src = ospath.normpath(ospath.join(mnt, rel))
                 mount(src, fd_path(sfd), None, MS.BIND | MS.REC, what=f"{field}: bind cgroup {name}")
-                os.close(sfd)
+                posix.close(sfd)
                 sfd = open_in_root(root_fd, sub, None, f"{field}.destination")  # the new mount
                 target = fd_path(sfd)
                 mount(None, target, None, MS.BIND | MS.REMOUNT | base | ro | locked_flags(target),
                       what=f"{field}: remount cgroup {name}")
         finally:
-            os.close(sfd)
+            posix.close(sfd)
     if ro:
         fd = open_in_root(root_fd, dest, None, f"{field}.destination")
         try:
             mount(None, fd_path(fd), None, MS.REMOUNT | base | MS.RDONLY, "mode=755",
                   what=f"{field}: remount {dest} read-only")
         finally:
-            os.close(fd)
+            posix.close(fd)
 
 
 def _v1_controllers(sopts):
@@ -726,19 +727,19 @@ def pivot(rootfs):
     """pivot_root into rootfs and detach the old root (no temporary directory needed)."""
     from runtime._native import ffi, lib
 
-    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
-    new = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    old = posix.open("/", posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
+    new = posix.open(rootfs, posix.O_DIRECTORY | posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        os.fchdir(new)
+        posix.fchdir(new)
         if lib.pyrunc_pivot_root(b".", b".") != 0:
-            raise RuntimeFailure(f"pivot_root {rootfs}: {os.strerror(ffi.errno)}")
-        os.fchdir(old)
+            raise RuntimeFailure(f"pivot_root {rootfs}: {posix.strerror(ffi.errno)}")
+        posix.fchdir(old)
         mount(None, ".", None, MS.SLAVE | MS.REC, what="make the old root a slave")
         umount(".", 2)  # MNT_DETACH
-        os.chdir("/")
+        posix.chdir("/")
     finally:
-        os.close(old)
-        os.close(new)
+        posix.close(old)
+        posix.close(new)
 
 
 def move_root(rootfs):
@@ -750,11 +751,11 @@ def move_root(rootfs):
     sysfs left there would let a nested user namespace mount a fresh, unmasked /proc
     (the kernel's mount_too_revealing check); one that cannot be detached (locked in a
     user namespace) is covered with an empty tmpfs, as runc does."""
-    _detach_outside(os.path.realpath(rootfs))
-    os.chdir(rootfs)
+    _detach_outside(ospath.realpath(rootfs))
+    posix.chdir(rootfs)
     mount(rootfs, "/", None, MS.MOVE, what=f"move {rootfs} to /")
-    os.chroot(".")
-    os.chdir("/")
+    posix.chroot(".")
+    posix.chdir("/")
 
 
 def _unescape(field):
@@ -776,7 +777,7 @@ def _outside(rootfs, proc_self):
     """[(mount point, fstype)] of the mounts outside rootfs (but those holding it)."""
     keep = rootfs.rstrip("/") + "/"
     found = []
-    with open(os.open("mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_self)) as f:
+    with open(posix.open("mountinfo", posix.O_RDONLY | posix.O_CLOEXEC, dir_fd=proc_self)) as f:
         for line in f:
             left, _, right = line.partition(" - ")
             point = _unescape(left.split()[4])
@@ -788,7 +789,7 @@ def _outside(rootfs, proc_self):
 
 def _detach_outside(rootfs):
     # opened first: the detached procfs still answers through it
-    proc_self = os.open("/proc/self", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    proc_self = posix.open("/proc/self", posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
         mount(None, "/", None, MS.SLAVE | MS.REC, what="--no-pivot: make the mounts slaves")  # no umount event out
         for point, _ in sorted(_outside(rootfs, proc_self), key=lambda p: -p[0].count("/")):
@@ -798,7 +799,7 @@ def _detach_outside(rootfs):
                 pass  # gone with a parent already, or locked (checked below)
         left = _outside(rootfs, proc_self)
     finally:
-        os.close(proc_self)
+        posix.close(proc_self)
     for point, fstype in left:
         if fstype in ("proc", "sysfs"):
             mount("tmpfs", point, "tmpfs", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, "size=0k",
@@ -822,17 +823,17 @@ def remount_dev_readonly(config_mounts):
     if last is None or not Options(last[1].get("options")).flags & MS.RDONLY:
         return
     i, m = last
-    root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)  # the container's root
+    root = posix.open("/", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)  # the container's root
     try:
         fd = open_in_root(root, "/dev", None, f"mounts[{i}].destination")
     finally:
-        os.close(root)
+        posix.close(root)
     try:
         target = fd_path(fd)
         mount(None, target, None, MS.BIND | MS.REMOUNT | MS.RDONLY | locked_flags(target),
               what=f"mounts[{i}] (/dev): remount /dev read-only")
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def readonly_root():
@@ -850,29 +851,29 @@ def mask_paths(paths):
     null = None
     try:
         for i, p in enumerate(paths or ()):
-            if os.path.isdir(p) and not os.path.islink(p):
+            if ospath.isdir(p) and not ospath.islink(p):
                 mount("tmpfs", p, "tmpfs", MS.RDONLY, "size=0k", what=f"linux.maskedPaths[{i}]: mask {p}")
-            elif os.path.lexists(p):
+            elif ospath.lexists(p):
                 if null is None:
                     null = _verified_dev_null(f"linux.maskedPaths[{i}]")
                 mount(fd_path(null), p, None, MS.BIND, what=f"linux.maskedPaths[{i}]: mask {p}")
     finally:
         if null is not None:
-            os.close(null)
+            posix.close(null)
 
 
 def _verified_dev_null(field):
-    import stat
+    import _stat as stat
 
     try:
-        fd = openat2(-100, "/dev/null", O_PATH | os.O_NOFOLLOW,  # AT_FDCWD: the container's /
+        fd = openat2(-100, "/dev/null", O_PATH | posix.O_NOFOLLOW,  # AT_FDCWD: the container's /
                      RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
     except OSError as e:
         why = "it is a symlink or under one" if e.errno == 40 else e.strerror
         raise RuntimeFailure(f"{field}: cannot mask with the container's /dev/null: {why}") from None
-    st = os.fstat(fd)
-    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
-        os.close(fd)
+    st = posix.fstat(fd)
+    if not stat.S_ISCHR(st.st_mode) or st.st_rdev != posix.makedev(1, 3):
+        posix.close(fd)
         raise RuntimeFailure(f"{field}: the container's /dev/null is not the null device (char 1:3): "
                              "refusing to mask with it")
     return fd
@@ -880,7 +881,7 @@ def _verified_dev_null(field):
 
 def readonly_paths(paths):
     for i, p in enumerate(paths or ()):
-        if not os.path.lexists(p):
+        if not ospath.lexists(p):
             continue
         mount(p, p, None, MS.BIND | MS.REC, what=f"linux.readonlyPaths[{i}]: bind {p}")
         mount(None, p, None, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.REC | locked_flags(p),

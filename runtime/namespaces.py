@@ -1,5 +1,5 @@
 """Linux namespaces: which to create, which to join, and the user namespace's id maps."""
-import os
+import posix
 
 from runtime.errors import RuntimeFailure
 
@@ -60,7 +60,7 @@ class Plan:
                 if path is None:
                     continue
                 try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
                 except OSError as e:
                     raise RuntimeFailure(f"linux.namespaces: {t} path {path}: {e.strerror}") from None
                 fds.append((t, fd))
@@ -72,7 +72,7 @@ class Plan:
                     raise RuntimeFailure(f"linux.namespaces: {t} path {path} is a namespace of another type")
         except BaseException:
             for _, fd in fds:
-                os.close(fd)
+                posix.close(fd)
             raise
         return fds
 
@@ -81,15 +81,15 @@ def setns(fd, t):
     from runtime._native import ffi, lib
 
     if lib.setns(fd, TYPES[t][0]) != 0:
-        raise RuntimeFailure(f"linux.namespaces: join {t} namespace: {os.strerror(ffi.errno)}")
+        raise RuntimeFailure(f"linux.namespaces: join {t} namespace: {posix.strerror(ffi.errno)}")
 
 
 def become_root(field):
     """uid/gid 0 in the user namespace just entered (made or joined): what setns into
     the namespaces it owns and the rest of the setup need."""
     try:
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
+        posix.setresgid(0, 0, 0)
+        posix.setresuid(0, 0, 0)
     except OSError as e:
         raise RuntimeFailure(f"{field}: become root in the user namespace: {e.strerror}") from None
 
@@ -106,7 +106,7 @@ def unshare(flags, what="namespaces"):
     from runtime._native import ffi, lib
 
     if flags and lib.unshare(flags) != 0:
-        raise RuntimeFailure(f"linux.namespaces: create {what}: {os.strerror(ffi.errno)}")
+        raise RuntimeFailure(f"linux.namespaces: create {what}: {posix.strerror(ffi.errno)}")
 
 
 def format_map(mappings):
@@ -136,4 +136,4 @@ def write_time_offsets(offsets):
     if lines:
         from runtime import procfs
 
-        procfs.write(f"{os.getpid()}/timens_offsets", "".join(lines), "linux.timeOffsets")
+        procfs.write(f"{posix.getpid()}/timens_offsets", "".join(lines), "linux.timeOffsets")

@@ -1,6 +1,6 @@
 """Network namespace setup: a new network namespace gets its loopback interface up."""
 import fcntl
-import os
+import posix
 import sys
 
 from runtime.errors import RuntimeFailure
@@ -21,11 +21,11 @@ def loopback_up():
     s = lib.socket(lib.AF_INET, lib.SOCK_DGRAM | lib.SOCK_CLOEXEC, 0)
     try:
         if s < 0:
-            raise OSError(ffi.errno, os.strerror(ffi.errno))
+            raise OSError(ffi.errno, posix.strerror(ffi.errno))
         flags = int.from_bytes(fcntl.ioctl(s, SIOCGIFFLAGS, _ifreq(b"lo", 0))[16:18], sys.byteorder)
         fcntl.ioctl(s, SIOCSIFFLAGS, _ifreq(b"lo", flags | IFF_UP))
     except OSError as e:
         raise RuntimeFailure(f"linux.namespaces: bring up lo in the new network namespace: {e.strerror}") from None
     finally:
         if s >= 0:
-            os.close(s)
+            posix.close(s)

@@ -8,7 +8,7 @@ its target with openat2(RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGIC
 | RESOLVE_BENEATH): no symlink followed, no mount crossed, nothing outside /proc.
 Paths are relative to /proc and name a pid explicitly (no `self`: it is a symlink).
 """
-import os
+import posix
 
 from runtime.errors import RuntimeFailure
 
@@ -25,7 +25,7 @@ def fs_type(fd):
     buf = ffi.new("struct statfs *")
     if lib.fstatfs(fd, buf) != 0:
         err = ffi.errno
-        raise OSError(err, os.strerror(err))
+        raise OSError(err, posix.strerror(err))
     return buf.f_type
 
 
@@ -39,14 +39,14 @@ def is_procfs(fd):
 def open_root(path="/proc", what="/proc"):
     """An O_PATH fd of the procfs mounted at path, verified to be a procfs's root."""
     try:
-        fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = posix.open(path, posix.O_PATH | posix.O_DIRECTORY | posix.O_NOFOLLOW | posix.O_CLOEXEC)
     except OSError as e:
         raise RuntimeFailure(f"{what}: open {path}: {e.strerror}") from None
     try:
-        if not is_procfs(fd) or os.fstat(fd).st_ino != PROC_ROOT_INO:
+        if not is_procfs(fd) or posix.fstat(fd).st_ino != PROC_ROOT_INO:
             raise RuntimeFailure(f"{what}: {path} is not the root of a procfs")
     except BaseException:
-        os.close(fd)
+        posix.close(fd)
         raise
     return fd
 
@@ -63,7 +63,7 @@ def open_at(proc_fd, rel, flags, what):
                                  f"on its path): refusing to write through it") from None
         raise RuntimeFailure(f"{what}: /proc/{rel}: {e.strerror}") from None
     if not is_procfs(fd):
-        os.close(fd)
+        posix.close(fd)
         raise RuntimeFailure(f"{what}: /proc/{rel} is not on procfs")
     return fd
 
@@ -74,14 +74,14 @@ def write(rel, data, what, proc_fd=None):
     if own:
         proc_fd = open_root(what=what)
     try:
-        fd = open_at(proc_fd, rel, os.O_WRONLY, what)
+        fd = open_at(proc_fd, rel, posix.O_WRONLY, what)
     finally:
         if own:
-            os.close(proc_fd)
+            posix.close(proc_fd)
     try:
         b = data.encode() if isinstance(data, str) else data
-        os.write(fd, b)
+        posix.write(fd, b)
     except OSError as e:
         raise RuntimeFailure(f"{what}: write /proc/{rel}: {e.strerror}") from None
     finally:
-        os.close(fd)
+        posix.close(fd)

@@ -30,7 +30,7 @@ the container process state and the fd to the agent (send_listener_state) and
 answers the container.  A missing or dead agent is an error of create/run/exec.
 """
 import errno
-import os
+import posix
 
 from runtime._native import ffi, lib
 from runtime.errors import RuntimeFailure
@@ -112,7 +112,7 @@ class SeccompError(RuntimeFailure):
 
 
 def _strerror(rc):
-    return os.strerror(-rc) if rc < 0 else str(rc)
+    return posix.strerror(-rc) if rc < 0 else str(rc)
 
 
 # ---- reading the config --------------------------------------------------------
@@ -289,17 +289,17 @@ def compile_filter(seccomp):
     """The BPF program (struct sock_filter array) for an OCI linux.seccomp object."""
     ctx = _new_ctx(*_parse(seccomp))
     try:
-        fd = os.memfd_create("pyrunc-seccomp", os.MFD_CLOEXEC)
+        fd = posix.memfd_create("pyrunc-seccomp", posix.MFD_CLOEXEC)
         try:
             rc = lib.seccomp_export_bpf(ctx, fd)
             if rc < 0:
                 raise SeccompError("linux.seccomp", f"exporting the filter: {_strerror(rc)}")
             from runtime.sync import read_whole
 
-            size = os.fstat(fd).st_size
+            size = posix.fstat(fd).st_size
             bpf = read_whole(fd)
         finally:
-            os.close(fd)
+            posix.close(fd)
     finally:
         lib.seccomp_release(ctx)
     if not bpf or len(bpf) % 8 or len(bpf) != size:
@@ -476,7 +476,7 @@ def load(bpf, flags=0):
         raise SeccompError("linux.seccomp", f"bad BPF program size {len(bpf)}")
     rc = lib.pyrunc_seccomp_load(ffi.from_buffer(bpf), len(bpf), flags)
     if rc < 0:
-        raise SeccompError("linux.seccomp", f"loading the filter: {os.strerror(ffi.errno)}")
+        raise SeccompError("linux.seccomp", f"loading the filter: {posix.strerror(ffi.errno)}")
     if flags & FLAG_TSYNC and not flags & FLAG_TSYNC_ESRCH and rc > 0:
         raise SeccompError("linux.seccomp", f"loading the filter: thread {rc} "
                            "could not be synchronized")
@@ -541,7 +541,7 @@ def hand_listener(chan, listener):
     try:
         chan.send("seccomp", fds=[listener])
     finally:
-        os.close(listener)
+        posix.close(listener)
     chan.expect("seccomp-done")
 
 
@@ -558,7 +558,7 @@ def forward_listener(chan, seccomp, fds=None, *, state, pid):
         kind, _, fds = chan.recv()
         if kind != "seccomp":
             for fd in fds:
-                os.close(fd)
+                posix.close(fd)
             raise SeccompError("linux.seccomp", "the container's init failed before it handed "
                                "over the seccomp listener fd (see its error above)")
     try:
@@ -569,7 +569,7 @@ def forward_listener(chan, seccomp, fds=None, *, state, pid):
                             metadata=seccomp.get("listenerMetadata"))
     finally:
         for fd in fds:
-            os.close(fd)
+            posix.close(fd)
     chan.send("seccomp-done")
 
 

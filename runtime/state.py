@@ -128,13 +128,13 @@ def _flock(fd, shared=False, wait=True):
 
 
 def abspath(path):
-    """os.path.abspath, without importing os when the path already is one (the usual
-    --root: absolute, no '.', '..' or repeated or trailing '/')."""
+    """os.path.abspath, without importing runtime/ospath.py when the path already is one
+    (the usual --root: absolute, no '.', '..' or repeated or trailing '/')."""
     if path[:1] == "/" and "//" not in path and "/." not in path and path[-1:] != "/":
         return path
-    import os.path
+    from runtime import ospath
 
-    return os.path.abspath(path)
+    return ospath.abspath(path)
 
 
 def exists(path):
@@ -151,10 +151,10 @@ class Root:
         self.path = abspath(path or DEFAULT_ROOT)
 
     def ensure(self):
-        import os
+        from runtime import ospath
 
         try:
-            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            ospath.makedirs(self.path, 0o700)
         except OSError as e:
             raise RuntimeFailure(f"--root {self.path}: {e.strerror}") from None
 

@@ -10,7 +10,7 @@ than the whole exchange.  send_fds/recv_fds below are for socket objects (the se
 agent's connection).
 """
 import errno
-import os
+import posix
 
 from runtime import jsonio
 
@@ -45,10 +45,10 @@ def recv_fds(sock, bufsize, maxfds):
 
 def read_whole(fd):
     """All the bytes of a file (a memfd) from offset 0, whatever its file offset."""
-    size = os.fstat(fd).st_size
+    size = posix.fstat(fd).st_size
     chunks, off = [], 0
     while off < size:
-        chunk = os.pread(fd, size - off, off)
+        chunk = posix.pread(fd, size - off, off)
         if not chunk:
             break
         chunks.append(chunk)
@@ -60,7 +60,7 @@ def _oserror():
     from runtime._native import ffi
 
     err = ffi.errno
-    return OSError(err, os.strerror(err))
+    return OSError(err, posix.strerror(err))
 
 
 class Channel:
@@ -98,7 +98,7 @@ class Channel:
         n = lib.pyrunc_recv_fds(self.fd, self._buf, INLINE_MAX, flags, self._fds, MAX_FDS, self._nfds)
         if n < 0:
             err = ffi.errno
-            raise (BlockingIOError if err == errno.EAGAIN else OSError)(err, os.strerror(err))
+            raise (BlockingIOError if err == errno.EAGAIN else OSError)(err, posix.strerror(err))
         return ffi.buffer(self._buf, n)[:], [self._fds[i] for i in range(self._nfds[0])]
 
     def peer_gone(self):
@@ -116,14 +116,14 @@ class Channel:
         if len(data) <= INLINE_MAX:
             self._sendmsg(data, fds)
             return
-        mfd = os.memfd_create("pyrunc-sync", os.MFD_CLOEXEC)
+        mfd = posix.memfd_create("pyrunc-sync", posix.MFD_CLOEXEC)
         try:
             view, off = memoryview(data), 0
             while off < len(data):
-                off += os.write(mfd, view[off:])
+                off += posix.write(mfd, view[off:])
             self._sendmsg(_BIG, list(fds) + [mfd])
         finally:
-            os.close(mfd)
+            posix.close(mfd)
 
     def recv(self):
         """(kind, fields, fds); kind is None at EOF (the other side exited or exec'd)."""
@@ -135,7 +135,7 @@ class Channel:
             try:
                 data = read_whole(mfd)
             finally:
-                os.close(mfd)
+                posix.close(mfd)
         msg = jsonio.loads(data)
         return msg.pop("t"), msg, fds
 
@@ -151,5 +151,5 @@ class Channel:
 
     def close(self):
         if self.fd is not None:
-            os.close(self.fd)
+            posix.close(self.fd)
             self.fd = None

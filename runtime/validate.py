@@ -19,13 +19,13 @@ message.  After the schema passes, :func:`semantic_errors` checks what JSON
 Schema cannot express but the spec (or runc, which we replace) requires, such
 as duplicate rlimit types.
 
-Importing this module is cheap: it imports nothing beyond ``os``; the jsonschema
-path (the schema files, merged per document, and the messages of jsonschema's errors)
-is ``runtime/schemas.py``, imported only when the fast path finds a problem.
+Importing this module is cheap: it imports nothing beyond ``runtime/ospath.py`` (not
+even ``os``); the jsonschema path (the schema files, merged per document, and the
+messages of jsonschema's errors) is ``runtime/schemas.py``, imported only when the fast
+path finds a problem.
 """
 
-import os
-
+from runtime import ospath
 
 __all__ = [
     "validate_config",
@@ -266,7 +266,7 @@ def semantic_errors(config):
 
     for i, dev in enumerate(linux_devices(config)):
         p = dev.get("path")
-        if isinstance(p, str) and (not p.startswith("/") or os.path.normpath(p) == "/" or ".." in p.split("/")):
+        if isinstance(p, str) and (not p.startswith("/") or ospath.normpath(p) == "/" or ".." in p.split("/")):
             add("linux.devices[%d].path: must be an absolute path below / without '..'" % i)
 
     for field in ("hostname", "domainname"):

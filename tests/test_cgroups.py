@@ -926,7 +926,7 @@ def test_rootless_skips_unwritable_hierarchies(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", path)
         return real_mkdir(path, mode)
 
-    monkeypatch.setattr(cgroups.os, "mkdir", mkdir)  # the module's own (posix, not os)
+    monkeypatch.setattr(cgroups.posix, "mkdir", mkdir)  # the module's own
     m = V1Manager("x", None, paths, rootless=True, mountpoints=mps)
     m.create()
     assert m.skipped == ["memory"] and m.path("memory") is None

@@ -10,15 +10,16 @@ Typical use::
     ...
     mgr = cgroups.from_state(state["cgroup"]); mgr.destroy()
 
-Importing this package is cheap: only ``os``/``errno``/``time`` are needed
+Importing this package is cheap: only ``posix``/``errno``/``time`` are needed
 here; the version specific managers and the resource mapping are imported
 when first used.
 """
 
 import errno
-import os
+import posix
 import time
 
+from runtime import ospath
 from runtime.cgroupdirs import DEFAULT_PARENT, parents_after_leaves
 
 __all__ = [
@@ -287,24 +288,24 @@ def resolve_path(cgroups_path: str | None, container_id: str, layout: Layout | N
 
 
 def write_file(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC | posix.O_NOFOLLOW)
     try:
-        os.write(fd, value.encode())
+        posix.write(fd, value.encode())
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def read_file(path: str) -> str:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | posix.O_NOFOLLOW)
     try:
         chunks = []
         while True:
-            b = os.read(fd, 65536)
+            b = posix.read(fd, 65536)
             if not b:
                 break
             chunks.append(b)
     finally:
-        os.close(fd)
+        posix.close(fd)
     return b"".join(chunks).decode(errors="replace")
 
 
@@ -358,7 +359,7 @@ def _first_words(path: str) -> list[str]:
 
 def _procs(directory: str) -> list[int]:
     try:
-        text = read_file(os.path.join(directory, "cgroup.procs"))
+        text = read_file(ospath.join(directory, "cgroup.procs"))
     except FileNotFoundError:
         return []
     return [int(x) for x in text.split()]
@@ -413,13 +414,13 @@ class Manager:
         return self.paths.get(subsystem)
 
     def exists(self) -> bool:
-        return any(os.path.isdir(d) for d in self._dirs())
+        return any(ospath.isdir(d) for d in self._dirs())
 
     def _mkdirs(self, sub: str, leaf: str) -> None:
-        top = self.mountpoints.get(sub) or os.path.dirname(leaf)
+        top = self.mountpoints.get(sub) or ospath.dirname(leaf)
         base = top.rstrip("/") + "/"
         rel = leaf[len(base):] if leaf.startswith(base) and "/." not in leaf and "//" not in leaf \
-            else os.path.relpath(leaf, top)
+            else ospath.relpath(leaf, top)
         if rel == "." or rel.startswith(".."):
             raise CgroupError(f"cgroup path {leaf}: not below its mount point {top}")
         journal = self.journal
@@ -427,13 +428,13 @@ class Manager:
             cur = top
             try:
                 for comp in rel.split("/"):
-                    cur = os.path.join(cur, comp)
+                    cur = ospath.join(cur, comp)
                     if journal is not None:
-                        if os.path.isdir(cur):
+                        if ospath.isdir(cur):
                             continue
                         journal(cur)
                     try:
-                        os.mkdir(cur, 0o755)
+                        posix.mkdir(cur, 0o755)
                     except FileExistsError:
                         if journal is not None:
                             journal(cur, False)
@@ -484,14 +485,14 @@ class Manager:
                 self.dir_fds[sub] = self.dir_fds[same[0]]
                 continue
             try:
-                self.dir_fds[sub] = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                self.dir_fds[sub] = posix.open(d, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
             except OSError as e:
                 self.close_dirs()
                 raise CgroupError(f"opening cgroup {d}: {e.strerror}") from None
 
     def close_dirs(self) -> None:
         for fd in set(self.dir_fds.values()):
-            os.close(fd)
+            posix.close(fd)
         self.dir_fds = {}
 
     def join_self(self, *, skip_unified: bool = False) -> None:
@@ -521,17 +522,17 @@ class Manager:
             if sub in self.skipped or (skip_unified and sub == ""):
                 continue
             name = "tasks" if pid == 0 and sub != "" else "cgroup.procs"
-            procs = os.path.join(d, name)
+            procs = ospath.join(d, name)
             dfd = self.dir_fds.get(sub)
             try:
                 if dfd is None:
                     write_file(procs, str(pid))
                 else:
-                    fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dfd)
+                    fd = posix.open(name, posix.O_WRONLY | posix.O_CLOEXEC | posix.O_NOFOLLOW, dir_fd=dfd)
                     try:
-                        os.write(fd, str(pid).encode())
+                        posix.write(fd, str(pid).encode())
                     finally:
-                        os.close(fd)
+                        posix.close(fd)
             except OSError as e:
                 if self.rootless and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
                     self.skipped += [s for s, p in self.paths.items() if p == d]
@@ -547,14 +548,14 @@ class Manager:
 
     def _walk_procs(self, top: str) -> list[int]:
         pids: list[int] = []
-        for dirpath, _dirnames, _files in os.walk(top):
+        for dirpath in ospath.walk_dirs(top):
             pids += _procs(dirpath)
         return pids
 
     def pids(self) -> list[int]:
         """Every pid in the container's cgroup, including sub-cgroups."""
         d = self._pids_dir()
-        if d is None or not os.path.isdir(d):
+        if d is None or not ospath.isdir(d):
             return []
         return sorted(set(self._walk_procs(d)))
 
@@ -580,9 +581,9 @@ class Manager:
         deadline = time.monotonic() + self.rmdir_timeout
         leaves = set(self._dirs())
         for leaf in leaves:
-            if leaf in self.created and os.path.isdir(leaf):
+            if leaf in self.created and ospath.isdir(leaf):
                 # Sub-cgroups created inside the container, deepest first.
-                for dirpath, _dirs, _files in os.walk(leaf, topdown=False):
+                for dirpath in ospath.walk_dirs(leaf, topdown=False):
                     if dirpath != leaf:
                         err = self._rmdir(dirpath, deadline)
                         if err:
@@ -593,7 +594,7 @@ class Manager:
                 failures.append(err)
         for d in parents_after_leaves(leaves, self.created, self.cgroups_path):
             self._rmdir(d, None)
-        self.created = [d for d in self.created if os.path.isdir(d)]
+        self.created = [d for d in self.created if ospath.isdir(d)]
         if failures:
             raise CgroupError(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
 
@@ -604,7 +605,7 @@ class Manager:
         delay = 0.005
         while True:
             try:
-                os.rmdir(d)
+                posix.rmdir(d)
                 return None
             except FileNotFoundError:
                 return None
@@ -640,12 +641,12 @@ class Manager:
 
     def _do_write(self, w, d: str) -> OSError | None:
         for file, value in w.choices:
-            p = os.path.join(d, file)
+            p = ospath.join(d, file)
             old = _previous(p) if self._rollback is not None else None
             try:
                 write_file(p, value)
             except FileNotFoundError:
-                if not os.path.isdir(d):
+                if not ospath.isdir(d):
                     raise CgroupError(f"linux.resources.{w.field}: cgroup {d} does not exist") from None
                 continue
             except OSError as e:
@@ -666,17 +667,17 @@ class Manager:
 
     def _raise_write(self, w, d: str, err: OSError):
         if err.errno == errno.EBUSY and w.field == "memory.limit":
-            usage = read_int(os.path.join(d, "memory.usage_in_bytes"))
+            usage = read_int(ospath.join(d, "memory.usage_in_bytes"))
             raise CgroupError(f"linux.resources.memory.limit: cannot lower the limit to {err.cg_value} bytes: "
                               f"the container uses {usage} bytes that the kernel could not reclaim") from None
         if err.errno == errno.ENODEV and w.controller == "rdma":
             # rdma.max takes limits of existing devices only; it lists them all
-            have = _first_words(os.path.join(d, "rdma.max"))
+            have = _first_words(ospath.join(d, "rdma.max"))
             raise CgroupError(f"linux.resources.{w.field}: no RDMA device {w.field.split('.', 1)[1]!r} on this host "
                               f"(rdma.max lists {', '.join(have) or 'none'})") from None
         if err.errno == errno.EINVAL and w.field == "unified.misc.max" and self.mountpoints.get(""):
             # misc.max takes resources the host has a capacity of (misc.capacity, root cgroup)
-            have = _first_words(os.path.join(self.mountpoints[""], "misc.capacity"))
+            have = _first_words(ospath.join(self.mountpoints[""], "misc.capacity"))
             raise CgroupError(f"linux.resources.unified.misc.max: the kernel refused {err.cg_value!r}: this host's "
                               f"misc.capacity lists {', '.join(have) or 'no resources'}") from None
         raise CgroupError(
@@ -744,7 +745,7 @@ class Manager:
 
 
 def _check_systemd() -> None:
-    if not os.path.isdir("/run/systemd/system"):  # sd_booted(3)
+    if not ospath.isdir("/run/systemd/system"):  # sd_booted(3)
         raise CgroupError("--systemd-cgroup: systemd is not running as init (PID 1) on this host; "
                           "use the cgroupfs driver (omit --systemd-cgroup)")
 

@@ -19,8 +19,9 @@ annotations add or override unit properties as in runc.
 
 from __future__ import annotations
 
-import os
+import posix
 
+from runtime import ospath
 from . import CgroupError, _previous, _test_step
 from . import resources as res_mod
 from .v2 import V2Manager, enable_controllers
@@ -40,7 +41,7 @@ _SYSTEMD = dict(object_path="/org/freedesktop/systemd1", bus_name="org.freedeskt
 
 def booted() -> bool:
     """systemd runs as init (sd_booted(3)'s test)."""
-    return os.path.isdir("/run/systemd/system")
+    return ospath.isdir("/run/systemd/system")
 
 
 # --------------------------------------------------------------------------
@@ -401,48 +402,48 @@ def _spawn_holder() -> tuple[int, int]:
     It exits when the returned pipe fd is closed (by us, or by our exit) or
     when killed.  It is a grandchild, so nobody has to reap it but init (or
     the subreaper)."""
-    r, w = os.pipe2(os.O_CLOEXEC)
-    rr, ww = os.pipe2(os.O_CLOEXEC)
-    pid = os.fork()
+    r, w = posix.pipe2(posix.O_CLOEXEC)
+    rr, ww = posix.pipe2(posix.O_CLOEXEC)
+    pid = posix.fork()
     if pid == 0:
         try:
-            os.close(w)
-            os.close(rr)
-            os.setsid()
-            gpid = os.fork()
+            posix.close(w)
+            posix.close(rr)
+            posix.setsid()
+            gpid = posix.fork()
             if gpid:
-                os.write(ww, str(gpid).encode())
-                os._exit(0)
+                posix.write(ww, str(gpid).encode())
+                posix._exit(0)
             # Hold nothing of the caller's: an engine waiting for the end of
             # file on a pipe it gave the runtime must not wait for the holder.
-            null = os.open("/dev/null", os.O_RDWR)
+            null = posix.open("/dev/null", posix.O_RDWR)
             for fd in (0, 1, 2):
-                os.dup2(null, fd)
+                posix.dup2(null, fd)
             keep = sorted({r, 0, 1, 2})
             for lo, hi in zip(keep, keep[1:] + [65536]):
-                os.closerange(lo + 1, hi)
+                posix.closerange(lo + 1, hi)
             try:
-                os.chdir("/")
+                posix.chdir("/")
             except OSError:
                 pass
             while True:
                 try:
-                    if not os.read(r, 1):
+                    if not posix.read(r, 1):
                         break
                 except InterruptedError:
                     continue
         finally:
-            os._exit(0)
-    os.close(r)
-    os.close(ww)
+            posix._exit(0)
+    posix.close(r)
+    posix.close(ww)
     try:
-        os.waitpid(pid, 0)
+        posix.waitpid(pid, 0)
     except ChildProcessError:
         pass
-    data = os.read(rr, 32)
-    os.close(rr)
+    data = posix.read(rr, 32)
+    posix.close(rr)
     if not data:
-        os.close(w)
+        posix.close(w)
         raise CgroupError("--systemd-cgroup: could not start the process that holds the scope")
     return int(data), w
 
@@ -485,13 +486,13 @@ class SystemdManager(V2Manager):
         the pipe, so the pid cannot have been reused) ends it at once."""
         if self._holder and kill:
             try:
-                os.kill(self._holder, 9)
+                posix.kill(self._holder, 9)
             except ProcessLookupError:
                 pass
         self._holder = 0
         if self._holder_fd >= 0:
             try:
-                os.close(self._holder_fd)
+                posix.close(self._holder_fd)
             except OSError:
                 pass
             self._holder_fd = -1
@@ -624,7 +625,7 @@ class SystemdManager(V2Manager):
         self._old_props = [(n, have[n]) for n, _ in props if n in have]
         for w in res_mod.v2_plan(resources):
             for file, _ in w.choices:
-                p = os.path.join(self.dir, file)
+                p = ospath.join(self.dir, file)
                 old = _previous(p)
                 if old is not None:
                     self._rollback.append((p, old))

@@ -1,10 +1,11 @@
 """cgroup v1 manager (also used on hybrid hosts, where the cgroup2 hierarchy
 mounted next to the v1 controllers is joined as well)."""
 
-import os
+import posix
 import time
 
 
+from runtime import ospath
 from . import CgroupError, Manager, read_file, read_int, write_file
 
 
@@ -47,7 +48,7 @@ class V1Manager(Manager):
             fix = directory.startswith(top.rstrip("/") + "/")
         else:
             fix = sub == "cpuset" or self.paths.get("cpuset") == directory or \
-                os.path.exists(os.path.join(directory, "cpuset.cpus"))
+                ospath.exists(ospath.join(directory, "cpuset.cpus"))
         if fix:
             self._fix_cpuset(directory)
             self._fixed = set(self._fixed) | {directory}
@@ -58,16 +59,16 @@ class V1Manager(Manager):
         that tasks can join (the kernel refuses with ENOSPC otherwise).  An
         empty parent (an engine's pre-made one, say) is filled from its own
         ancestors first, as runc and crun do."""
-        parent = os.path.dirname(directory)
+        parent = ospath.dirname(directory)
         for f in ("cpuset.cpus", "cpuset.mems"):
-            p = os.path.join(directory, f)
+            p = ospath.join(directory, f)
             try:
                 if read_file(p).strip():
                     continue
-                val = read_file(os.path.join(parent, f)).strip()
-                if not val and depth < 32 and os.path.exists(os.path.join(os.path.dirname(parent), f)):
+                val = read_file(ospath.join(parent, f)).strip()
+                if not val and depth < 32 and ospath.exists(ospath.join(ospath.dirname(parent), f)):
                     cls._fix_cpuset(parent, depth + 1)
-                    val = read_file(os.path.join(parent, f)).strip()
+                    val = read_file(ospath.join(parent, f)).strip()
                 if val:
                     write_file(p, val)
             except OSError as e:
@@ -75,7 +76,7 @@ class V1Manager(Manager):
 
     def _before_apply(self) -> None:
         d = self.path("cpuset")
-        if d and d not in self._fixed and os.path.isdir(d):
+        if d and d not in self._fixed and ospath.isdir(d):
             # Dirs this process created were fixed in create(); this covers a leaf that
             # was made by someone else (or earlier: exec) and left empty.
             self._fix_cpuset(d)
@@ -97,7 +98,7 @@ class V1Manager(Manager):
         mem = resources.get("memory") or {}
         cur = None
         if mem.get("limit") and mem.get("swap") and self.path("memory"):
-            cur = read_int(os.path.join(self.path("memory"), "memory.limit_in_bytes"), default=-1)
+            cur = read_int(ospath.join(self.path("memory"), "memory.limit_in_bytes"), default=-1)
         plan = res_mod.v1_plan(resources, current_memory_limit=cur)
 
         unified = [w for w in plan if w.controller == "unified"]
@@ -120,9 +121,9 @@ class V1Manager(Manager):
             def eff(v):
                 return float("inf") if v is None or v < 0 or v >= big else v
 
-            cur_limit = read_int(os.path.join(md, "memory.limit_in_bytes"), default=-1)
-            memsw = os.path.join(md, "memory.memsw.limit_in_bytes")
-            if os.path.exists(memsw):
+            cur_limit = read_int(ospath.join(md, "memory.limit_in_bytes"), default=-1)
+            memsw = ospath.join(md, "memory.memsw.limit_in_bytes")
+            if ospath.exists(memsw):
                 new_limit = eff(limit or cur_limit)
                 if swap:
                     new_swap = eff(swap)
@@ -144,20 +145,20 @@ class V1Manager(Manager):
         rt = cpu.get("realtimeRuntime")
         d = self.path("cpu")
         if rt and rt > 0 and d:
-            parent = os.path.join(os.path.dirname(d), "cpu.rt_runtime_us")
-            if os.path.exists(parent) and read_int(parent, default=-1) == 0:
+            parent = ospath.join(ospath.dirname(d), "cpu.rt_runtime_us")
+            if ospath.exists(parent) and read_int(parent, default=-1) == 0:
                 raise CgroupError(f"linux.resources.cpu.realtimeRuntime: {rt} exceeds the realtime budget of the "
                                   f"parent cgroup ({parent} is 0)")
         cd = self.path("cpuset")
         if cd:
-            res_mod.check_cpuset_within(cpu, lambda k: os.path.join(os.path.dirname(cd), f"cpuset.{k}"))
+            res_mod.check_cpuset_within(cpu, lambda k: ospath.join(ospath.dirname(cd), f"cpuset.{k}"))
         return resources
 
     def oom_watch(self):
         """An OOM notifier (memory.oom_control through cgroup.event_control),
         or None without a memory hierarchy."""
         d = self.path("memory")
-        if not d or not os.path.isdir(d):
+        if not d or not ospath.isdir(d):
             return None
         return OomEventfd(d)
 
@@ -181,7 +182,7 @@ class V1Manager(Manager):
         ctrl = w.controller if w.controller != "unified" else res_mod.unified_controller(w.choices[0][0])
         if ctrl:
             try:
-                enabled = read_file(os.path.join(d, "cgroup.controllers")).split()
+                enabled = read_file(ospath.join(d, "cgroup.controllers")).split()
             except OSError:
                 enabled = []
             if ctrl not in enabled and w.controller == "unified":
@@ -214,7 +215,7 @@ class V1Manager(Manager):
         if d is None:
             from .v2 import freeze_dir
             return freeze_dir(self.path(""))
-        state = os.path.join(d, "freezer.state")
+        state = ospath.join(d, "freezer.state")
         deadline = time.monotonic() + FREEZE_TIMEOUT
         delay = 0.0005
         try:
@@ -239,7 +240,7 @@ class V1Manager(Manager):
         if d is None:
             from .v2 import thaw_dir
             return thaw_dir(self.path(""))
-        state = os.path.join(d, "freezer.state")
+        state = ospath.join(d, "freezer.state")
         try:
             write_file(state, "THAWED")
             deadline = time.monotonic() + FREEZE_TIMEOUT
@@ -257,7 +258,7 @@ class V1Manager(Manager):
             from .v2 import is_frozen_dir
             return is_frozen_dir(self.path(""))
         try:
-            return read_file(os.path.join(d, "freezer.state")).strip() == "FROZEN"
+            return read_file(ospath.join(d, "freezer.state")).strip() == "FROZEN"
         except FileNotFoundError:
             return False
         except OSError as e:
@@ -283,13 +284,13 @@ class OomEventfd:
     events = 0x001  # POLLIN
 
     def __init__(self, directory: str):
-        self.control = os.path.join(directory, "cgroup.event_control")
+        self.control = ospath.join(directory, "cgroup.event_control")
         self.gone = False
-        self.fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self.fd = posix.eventfd(0, posix.EFD_CLOEXEC | posix.EFD_NONBLOCK)
         try:
-            self._ofd = os.open(os.path.join(directory, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+            self._ofd = posix.open(ospath.join(directory, "memory.oom_control"), posix.O_RDONLY | posix.O_CLOEXEC)
         except OSError as e:
-            os.close(self.fd)
+            posix.close(self.fd)
             raise CgroupError(f"memory.oom_control in {directory}: {e.strerror}") from None
         try:
             write_file(self.control, f"{self.fd} {self._ofd}")
@@ -299,10 +300,10 @@ class OomEventfd:
 
     def check(self) -> int:
         try:
-            n = os.eventfd_read(self.fd)
+            n = posix.eventfd_read(self.fd)
         except BlockingIOError:
             return 0
-        if not os.path.exists(self.control):
+        if not ospath.exists(self.control):
             self.gone = True
             return 0
         return n
@@ -310,5 +311,5 @@ class OomEventfd:
     def close(self) -> None:
         for fd in (self.fd, self._ofd):
             if fd >= 0:
-                os.close(fd)
+                posix.close(fd)
         self.fd = self._ofd = -1

@@ -7,11 +7,12 @@ system call through ctypes (imported only when device rules are set).
 """
 
 import errno
-import os
+import posix
 import struct
 import time
 
 
+from runtime import ospath
 from . import CgroupError, Manager, read_file, read_int, read_kv, write_file
 from . import resources as res_mod
 
@@ -25,11 +26,11 @@ UINT64_MAX = 2**64 - 1
 
 
 def _events(d: str) -> dict:
-    return read_kv(os.path.join(d, "cgroup.events"))
+    return read_kv(ospath.join(d, "cgroup.events"))
 
 
 def freeze_dir(d: str) -> None:
-    p = os.path.join(d, "cgroup.freeze")
+    p = ospath.join(d, "cgroup.freeze")
     try:
         write_file(p, "1")
         deadline = time.monotonic() + FREEZE_TIMEOUT
@@ -45,7 +46,7 @@ def freeze_dir(d: str) -> None:
 
 
 def thaw_dir(d: str) -> None:
-    p = os.path.join(d, "cgroup.freeze")
+    p = ospath.join(d, "cgroup.freeze")
     try:
         write_file(p, "0")
         deadline = time.monotonic() + FREEZE_TIMEOUT
@@ -64,14 +65,14 @@ def kill_dir(d: str | None) -> bool:
     if not d:
         return False
     try:
-        write_file(os.path.join(d, "cgroup.kill"), "1")
+        write_file(ospath.join(d, "cgroup.kill"), "1")
     except OSError:
         return False
     return True
 
 
 def is_frozen_dir(d: str) -> bool:
-    if not os.path.isdir(d):
+    if not ospath.isdir(d):
         return False
     return _events(d).get("frozen") == 1
 
@@ -79,19 +80,19 @@ def is_frozen_dir(d: str) -> bool:
 def enable_controllers(top: str, leaf: str) -> None:
     """Enable every available controller in each ``cgroup.subtree_control``
     from ``top`` (the mount point) down to the leaf's parent."""
-    rel = os.path.relpath(leaf, top)
+    rel = ospath.relpath(leaf, top)
     if rel == "." or rel.startswith(".."):
         return
     cur = top
     for comp in rel.split("/"):
         try:
-            avail = read_file(os.path.join(cur, "cgroup.controllers")).split()
-            have = read_file(os.path.join(cur, "cgroup.subtree_control")).split()
+            avail = read_file(ospath.join(cur, "cgroup.controllers")).split()
+            have = read_file(ospath.join(cur, "cgroup.subtree_control")).split()
         except OSError:
             return
         missing = [c for c in avail if c not in have]
         if missing:
-            sc = os.path.join(cur, "cgroup.subtree_control")
+            sc = ospath.join(cur, "cgroup.subtree_control")
             try:
                 write_file(sc, " ".join("+" + c for c in missing))
             except OSError:
@@ -102,7 +103,7 @@ def enable_controllers(top: str, leaf: str) -> None:
                         write_file(sc, "+" + c)
                     except OSError:
                         pass
-        cur = os.path.join(cur, comp)
+        cur = ospath.join(cur, comp)
 
 
 # --------------------------------------------------------------------------
@@ -189,7 +190,7 @@ class _Bpf:
 
         self.ctypes = ctypes
         self.libc = ctypes.CDLL(None, use_errno=True)
-        nr = _BPF_SYSCALL.get(os.uname().machine)
+        nr = _BPF_SYSCALL.get(posix.uname().machine)
         if nr is None:
             raise CgroupError("linux.resources.devices: bpf(2) syscall number unknown for this architecture")
         self.nr = nr
@@ -199,7 +200,7 @@ class _Bpf:
         r = self.libc.syscall(c.c_long(self.nr), c.c_int(cmd), attr, c.c_uint(c.sizeof(attr)))
         if r < 0:
             e = c.get_errno()
-            raise OSError(e, os.strerror(e))
+            raise OSError(e, posix.strerror(e))
         return r
 
     def load(self, insns: bytes) -> int:
@@ -252,7 +253,7 @@ def set_device_filter(directory: str, devices) -> None:
     insns = device_filter_program(devices)
     bpf = _Bpf()
     progfd = -1
-    cgfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    cgfd = posix.open(directory, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
         try:
             old = bpf.query(cgfd)
@@ -277,20 +278,20 @@ def set_device_filter(directory: str, devices) -> None:
                     raise CgroupError(f"linux.resources.devices: detaching an old device program from "
                                       f"{directory}: {e.strerror}") from None
             finally:
-                os.close(ofd)
+                posix.close(ofd)
     finally:
         if progfd >= 0:
-            os.close(progfd)
-        os.close(cgfd)
+            posix.close(progfd)
+        posix.close(cgfd)
 
 
 def attached_device_programs(directory: str) -> list[int]:
     """Ids of device programs attached directly to ``directory``."""
-    cgfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    cgfd = posix.open(directory, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
         return _Bpf().query(cgfd)
     finally:
-        os.close(cgfd)
+        posix.close(cgfd)
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +314,7 @@ class V2Manager(Manager):
     def _after_create(self) -> None:
         if "" in self.skipped:
             return
-        top = self.mountpoints.get("") or os.path.dirname(self.dir)
+        top = self.mountpoints.get("") or ospath.dirname(self.dir)
         enable_controllers(top, self.dir)
 
     def _pids_dir(self) -> str | None:
@@ -327,12 +328,12 @@ class V2Manager(Manager):
         plan = res_mod.v2_plan(resources)
         mem = resources.get("memory") or {}
         if mem.get("checkBeforeUpdate") and mem.get("limit") and mem["limit"] > 0:
-            cur = read_int(os.path.join(self.dir, "memory.current"), default=0)
+            cur = read_int(ospath.join(self.dir, "memory.current"), default=0)
             if cur > mem["limit"]:
                 raise CgroupError(f"linux.resources.memory.limit: {mem['limit']} is below the current usage {cur}"
                                   " (checkBeforeUpdate)")
         try:
-            available = set(read_file(os.path.join(self.dir, "cgroup.controllers")).split())
+            available = set(read_file(ospath.join(self.dir, "cgroup.controllers")).split())
         except FileNotFoundError:
             raise CgroupError(f"linux.resources: cgroup {self.dir} does not exist") from None
 
@@ -354,7 +355,7 @@ class V2Manager(Manager):
         if (mem.get("swap") or 0) > 0 and not mem.get("limit"):
             # memory.swap.max is swap alone: the memory+swap total needs the limit in force.
             try:
-                cur = read_file(os.path.join(d, "memory.max")).strip()
+                cur = read_file(ospath.join(d, "memory.max")).strip()
             except OSError:
                 cur = "max"
             if cur == "max":
@@ -365,17 +366,17 @@ class V2Manager(Manager):
         if cpu.get("period") and not cpu.get("quota"):
             # cpu.max holds both: keep the quota in force ("max" -> unlimited).
             try:
-                q = read_file(os.path.join(d, "cpu.max")).split()[0]
+                q = read_file(ospath.join(d, "cpu.max")).split()[0]
             except (OSError, IndexError):
                 q = "max"
             resources["cpu"] = dict(cpu, quota=-1 if q == "max" else int(q))
-        res_mod.check_cpuset_within(cpu, lambda k: os.path.join(os.path.dirname(d), f"cpuset.{k}.effective"))
+        res_mod.check_cpuset_within(cpu, lambda k: ospath.join(ospath.dirname(d), f"cpuset.{k}.effective"))
         return resources
 
     def oom_watch(self):
         """OOM kills through memory.events (poll: POLLPRI on change), or None
         without the memory controller."""
-        if not os.path.exists(os.path.join(self.dir, "memory.events")):
+        if not ospath.exists(ospath.join(self.dir, "memory.events")):
             return None
         return OomEvents(self.dir)
 
@@ -408,14 +409,14 @@ class OomEvents:
     def __init__(self, directory: str):
         self.gone = False
         try:
-            self.fd = os.open(os.path.join(directory, "memory.events"), os.O_RDONLY | os.O_CLOEXEC)
+            self.fd = posix.open(ospath.join(directory, "memory.events"), posix.O_RDONLY | posix.O_CLOEXEC)
         except OSError as e:
             raise CgroupError(f"memory.events in {directory}: {e.strerror}") from None
         self.last = self._kills()
 
     def _kills(self) -> int:
-        os.lseek(self.fd, 0, 0)
-        text = os.read(self.fd, 4096).decode(errors="replace")  # the read also re-arms POLLPRI
+        posix.lseek(self.fd, 0, 0)
+        text = posix.read(self.fd, 4096).decode(errors="replace")  # the read also re-arms POLLPRI
         for line in text.splitlines():
             k, _, v = line.partition(" ")
             if k == "oom_kill":
@@ -433,5 +434,5 @@ class OomEvents:
 
     def close(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
+            posix.close(self.fd)
             self.fd = -1

@@ -29,10 +29,10 @@ Errors are `exec failed: <one line>` with exit status 255, as runc's.
 import gc
 
 gc.disable()  # until the process runs: no cyclic GC passes on the way
-import os
 import _signal as signal  # noqa: E402  (the C module: `signal` imports enum)
+import posix
 
-from runtime import container, log  # noqa: E402
+from runtime import container, log, ospath  # noqa: E402
 from runtime.errors import RuntimeFailure  # noqa: E402
 from runtime.state import CREATING, PAUSED, STOPPED, Container, Root, proc_start_time, test_step  # noqa: E402
 
@@ -64,7 +64,7 @@ def _exec(opts):
         _check_terminal(opts, proc)
         for fd in range(3, 3 + (opts.preserve_fds or 0)):
             try:
-                os.fstat(fd)
+                posix.fstat(fd)
             except OSError:
                 raise RuntimeFailure(f"--preserve-fds: fd {fd} is not open") from None
         mgr = _cgroups(c, opts.cgroup)
@@ -99,11 +99,11 @@ def _exec(opts):
     except BaseException:
         _kill(pid)
         if master is not None:
-            os.close(master)
+            posix.close(master)
         raise
     if opts.detach:
         if master is not None:
-            os.close(master)
+            posix.close(master)
         return 0
     gc.enable()  # the process may run for days
     return container.wait_foreground(pid, master)
@@ -276,8 +276,8 @@ def _cgroups(c, subs):
             parts = cgroups._clean_parts(rel, "--cgroup")
         except cgroups.CgroupError as e:
             raise RuntimeFailure(str(e)) from None
-        d = os.path.join(base, *parts)
-        if not os.path.isdir(d):
+        d = ospath.join(base, *parts)
+        if not ospath.isdir(d):
             raise RuntimeFailure(f"--cgroup {rel}: the sub-cgroup {d} does not exist")
         paths[sub] = d
     mgr.paths = paths
@@ -295,7 +295,7 @@ class Target:
         self.ns, self.root_fd = [], None
         pid, start = c.pid, c.data.get("start_time")
         try:
-            pidfd = os.pidfd_open(pid)
+            pidfd = posix.pidfd_open(pid)
         except OSError:
             raise RuntimeFailure("cannot exec in a stopped container") from None
         try:
@@ -304,16 +304,16 @@ class Target:
             for t in namespaces.JOIN_ORDER:
                 name = namespaces.TYPES[t][1]
                 try:
-                    fd = os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+                    fd = posix.open(f"/proc/{pid}/ns/{name}", posix.O_RDONLY | posix.O_CLOEXEC)
                 except FileNotFoundError:
                     continue  # a kernel without this namespace type (or the init is gone: below)
-                theirs, ours = os.fstat(fd), os.stat(f"/proc/self/ns/{name}")
+                theirs, ours = posix.fstat(fd), posix.stat(f"/proc/self/ns/{name}")
                 if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino):
-                    os.close(fd)
+                    posix.close(fd)
                 else:
                     self.ns.append((t, fd))
             if "mount" not in dict(self.ns):
-                self.root_fd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                self.root_fd = posix.open(f"/proc/{pid}/root", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
             signal.pidfd_send_signal(pidfd, 0)
         except (ProcessLookupError, FileNotFoundError):
             self.close()
@@ -322,15 +322,15 @@ class Target:
             self.close()
             raise
         finally:
-            os.close(pidfd)
+            posix.close(pidfd)
         self.pid = pid
 
     def close(self):
         for _, fd in self.ns:
-            os.close(fd)
+            posix.close(fd)
         self.ns = []
         if self.root_fd is not None:
-            os.close(self.root_fd)
+            posix.close(self.root_fd)
             self.root_fd = None
 
 
@@ -368,19 +368,19 @@ def _spawn(opts, proc, base, target, mgr, state):
     job = init.Job(chan=child, proc=proc, linux=linux, ns_fds=ns_fds, root_fd=target.root_fd,
                    init_fd=init_fd, fifo_fd=None, hook_words_start=[], preserve_fds=opts.preserve_fds or 0,
                    cgroups=mgr, container_id=opts.id, no_new_keyring=bool(base.get("no_new_keyring")),
-                   personality=base.get("personality"), parent_pid=os.getpid())
+                   personality=base.get("personality"), parent_pid=posix.getpid())
     sys.stdout.flush()
     sys.stderr.flush()
     if mgr is not None:
         pid1, job.in_unified = container._fork_into(mgr)
     else:
-        pid1, job.in_unified = os.fork(), False
+        pid1, job.in_unified = posix.fork(), False
     if pid1 == 0:
         parent.close()
         init._guard(_enter_single if single else _enter, job)
     test_step("exec-forked")
     child.close()
-    os.close(init_fd)
+    posix.close(init_fd)
     pid = master = ready = listener = None
     if single:  # our child is the process itself
         pid, pid1 = pid1, None
@@ -408,7 +408,7 @@ def _spawn(opts, proc, base, target, mgr, state):
                     try:
                         console.send_master(opts.console_socket, fds[0])
                     finally:
-                        os.close(fds[0])
+                        posix.close(fds[0])
                 else:
                     master = fds[0]
             elif kind == "seccomp":  # the listener fd of linux.seccomp, for its agent
@@ -422,16 +422,16 @@ def _spawn(opts, proc, base, target, mgr, state):
                 raise RuntimeFailure(msg["msg"])
             else:
                 for fd in fds:
-                    os.close(fd)
+                    posix.close(fd)
                 raise RuntimeFailure(f"unexpected message {kind!r} from the process")
         if ready is None or pid is None:
             raise RuntimeFailure("the process exited before it was ready")
         return pid, master
     except BaseException:
         if master is not None:
-            os.close(master)
+            posix.close(master)
         for fd in listener or ():
-            os.close(fd)
+            posix.close(fd)
         _kill(pid)
         raise
     finally:
@@ -451,7 +451,7 @@ def _kill(pid):
     if not pid:
         return
     try:
-        os.kill(pid, signal.SIGKILL)
+        posix.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     container._reap(pid)
@@ -464,8 +464,8 @@ def _enter(job):
     from runtime._native import lib
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != job.parent_pid:
-        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
+    if posix.getppid() != job.parent_pid:
+        posix._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     _preload(job)
     if job.cgroups is not None:
@@ -477,13 +477,13 @@ def _enter(job):
         namespaces.become_root("exec")
     namespaces.join(ns)
     for _, fd in job.ns_fds:
-        os.close(fd)
+        posix.close(fd)
     job.ns_fds = []
-    pid = os.fork()
+    pid = posix.fork()
     if pid == 0:
         init._guard(_finish, job)
     job.chan.send("pid", pid=pid)
-    os._exit(0)
+    posix._exit(0)
 
 
 def _enter_single(job):
@@ -495,7 +495,7 @@ def _enter_single(job):
 
     lib.prctl(lib.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if job.chan.peer_gone():  # nothing is sent to us before our first message
-        os._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
+        posix._exit(1)  # the parent died before PDEATHSIG was armed: nobody to report to
     lib.prctl(lib.PR_SET_DUMPABLE, 0, 0, 0, 0)
     _preload(job)
     if job.cgroups is not None:
@@ -503,23 +503,23 @@ def _enter_single(job):
     _set_own_oom_score_adj(job.proc.get("oomScoreAdj"))
     namespaces.join(dict(job.ns_fds))
     for _, fd in job.ns_fds:
-        os.close(fd)
+        posix.close(fd)
     job.ns_fds = []
     _finish(job)
 
 
 def _set_own_oom_score_adj(value):
     """oomScoreAdj of this process, named by its pid in the host's /proc (we are in the
-    container's pid namespace already, where os.getpid() is another number)."""
+    container's pid namespace already, where posix.getpid() is another number)."""
     if value is None:
         return
     from runtime import procfs, process
 
     proc_fd = procfs.open_root(what="process.oomScoreAdj")
     try:
-        host_pid = int(os.readlink("self", dir_fd=proc_fd))
+        host_pid = int(posix.readlink("self", dir_fd=proc_fd))
     finally:
-        os.close(proc_fd)
+        posix.close(proc_fd)
     process.set_oom_score_adj(host_pid, value)
 
 
@@ -527,8 +527,6 @@ def _preload(job):
     """Import now what the container side needs (init.finish_process and what it calls):
     past the mount namespace the host's Python files are out of reach.  Less than
     create's init._preload: no mounts, devices or hooks here."""
-    import stat  # noqa: F401
-
     if job.linux.get("seccomp"):
         import struct  # noqa: F401  (seccomp.compile_filter's)
 
@@ -549,11 +547,11 @@ def _finish(job):
         keep.add(job.root_fd)
     _close_all_but(keep)
     if job.root_fd is not None:  # the container shares our mount namespace: its init's root
-        os.fchdir(job.root_fd)
-        os.chroot(".")
-        os.close(job.root_fd)
+        posix.fchdir(job.root_fd)
+        posix.chroot(".")
+        posix.close(job.root_fd)
         job.root_fd = None
-    os.chdir("/")
+    posix.chdir("/")
     proc = job.proc
     if proc.get("terminal"):
         from runtime import console
@@ -561,7 +559,7 @@ def _finish(job):
         # create's pty, without its /dev/console bind: an exec never changes the mounts
         master = console.setup_in_container(proc.get("consoleSize"), bind_console=False)
         job.chan.send("console", fds=[master])
-        os.close(master)
+        posix.close(master)
     if not job.no_new_keyring:
         init._join_keyring(job.container_id)
     if job.personality:
@@ -587,11 +585,11 @@ def _check_cwd(cwd):
     """The cwd must resolve inside the container (CVE-2024-21626: through a leaked host
     fd it would not): getcwd fails for a directory outside our root."""
     try:
-        os.chdir(cwd)
+        posix.chdir(cwd)
     except OSError as e:
         raise RuntimeFailure(f"process.cwd: chdir to {cwd}: {e.strerror}") from None
     try:
-        os.getcwd()
+        posix.getcwd()
     except OSError:
         raise RuntimeFailure(f"process.cwd: {cwd} is outside the container") from None
-    os.chdir("/")
+    posix.chdir("/")

@@ -2,7 +2,7 @@
 import gc
 
 gc.disable()  # until the container runs: no cyclic GC passes on the way (~0.8 ms)
-import os
+import posix
 
 from runtime import container  # noqa: E402
 from runtime.errors import NotFound  # noqa: E402
@@ -25,7 +25,7 @@ def main(opts):
             raise
         if opts.detach:
             if master is not None:
-                os.close(master)
+                posix.close(master)
             return 0
         pid = c.pid
         c.close()
