@@ -52,7 +52,7 @@ def _test_step(name):
 class CgroupError(Exception):
     """A cgroup operation failed; ``str()`` is one line naming the field/path."""
 
-    def __init__(self, message: str):
+    def __init__(self, message):
         super().__init__(" ".join(str(message).split()))
 
 
@@ -100,7 +100,7 @@ class Layout(_Record):
     __slots__ = ("mode", "v1", "unified", "own")
 
 
-def _unescape(s: str) -> str:
+def _unescape(s):
     if "\\" not in s:
         return s
     out, i = [], 0
@@ -114,10 +114,10 @@ def _unescape(s: str) -> str:
     return "".join(out)
 
 
-def parse_mountinfo(text: str) -> tuple[dict, Mount | None]:
+def parse_mountinfo(text):
     """Return ``(v1 subsystem -> Mount, unified Mount or None)``."""
-    v1: dict[str, Mount] = {}
-    unified: Mount | None = None
+    v1 = {}
+    unified = None
     for line in text.splitlines():
         left, sep, right = line.partition(" - ")
         if not sep:
@@ -145,9 +145,9 @@ def parse_mountinfo(text: str) -> tuple[dict, Mount | None]:
     return v1, unified
 
 
-def parse_proc_cgroup(text: str) -> dict:
+def parse_proc_cgroup(text):
     """``/proc/<pid>/cgroup`` -> ``{subsystem: path}``; ``""`` is cgroup2."""
-    own: dict[str, str] = {}
+    own = {}
     for line in text.splitlines():
         parts = line.split(":", 2)
         if len(parts) != 3:
@@ -161,22 +161,22 @@ def parse_proc_cgroup(text: str) -> dict:
     return own
 
 
-_layout: Layout | None = None
-_mountinfo: str | None = None  # the text detect() parsed
+_layout = None
+_mountinfo = None  # the text detect() parsed
 
 
-def _read(path: str) -> str:
+def _read(path):
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         return f.read()
 
 
-def mountinfo_read() -> str | None:
+def mountinfo_read():
     """/proc/self/mountinfo as detect() read it (None before): create's container side,
     in a copy of this mount namespace, mounts the cgroup hierarchies without reading it again."""
     return _mountinfo
 
 
-def detect(refresh: bool = False) -> Layout:
+def detect(refresh=False):
     """Detect (once per process) how cgroups are mounted on this host."""
     global _layout, _mountinfo
     if _layout is None or refresh:
@@ -198,7 +198,7 @@ def detect(refresh: bool = False) -> Layout:
     return _layout
 
 
-def host_mode() -> str:
+def host_mode():
     """``"v2"``, ``"v1"`` or ``"hybrid"``."""
     return detect().mode
 
@@ -212,12 +212,12 @@ MAX_DEPTH = 32  # components of a cgroupsPath: each is a mkdir in every hierarch
 MAX_NAME = 255  # bytes of one component (NAME_MAX)
 
 
-def _clean_parts(path: str, what: str) -> list[str]:
+def _clean_parts(path, what):
     """Split into components, resolving ``.``/``..``; refuse escapes and paths
     too deep to be worth their mkdirs."""
     if any(ord(c) < 32 for c in path):
         raise CgroupError(f"{what}: contains control characters")
-    parts: list[str] = []
+    parts = []
     for c in path.split("/"):
         if c in ("", "."):
             continue
@@ -234,7 +234,7 @@ def _clean_parts(path: str, what: str) -> list[str]:
     return parts
 
 
-def cgroup_relpath(cgroups_path: str | None, container_id: str, own: str = "/") -> str:
+def cgroup_relpath(cgroups_path, container_id, own="/"):
     """The cgroup path (within a hierarchy, starting with ``/``).
 
     ``None``/``""`` -> ``/pyrunc/<id>``; absolute paths are taken as is;
@@ -253,7 +253,7 @@ def cgroup_relpath(cgroups_path: str | None, container_id: str, own: str = "/") 
     return "/" + "/".join(base + parts)
 
 
-def _fs_dir(mount: Mount, cg: str, absolute: bool) -> str:
+def _fs_dir(mount, cg, absolute):
     """Map a cgroup path onto the file system below ``mount``.
 
     Absolute cgroupsPath values are joined to the mount point (runc's rule);
@@ -267,11 +267,11 @@ def _fs_dir(mount: Mount, cg: str, absolute: bool) -> str:
     return mount.mountpoint.rstrip("/") + cg
 
 
-def resolve_path(cgroups_path: str | None, container_id: str, layout: Layout | None = None) -> dict:
+def resolve_path(cgroups_path, container_id, layout=None):
     """``{subsystem: directory}``; key ``""`` is the unified (cgroup2) dir."""
     layout = layout or detect()
     absolute = not cgroups_path or cgroups_path.startswith("/")
-    paths: dict[str, str] = {}
+    paths = {}
     if layout.mode in ("v1", "hybrid"):
         for sub, mount in layout.v1.items():
             cg = cgroup_relpath(cgroups_path, container_id, layout.own.get(sub, "/"))
@@ -287,7 +287,7 @@ def resolve_path(cgroups_path: str | None, container_id: str, layout: Layout | N
 # --------------------------------------------------------------------------
 
 
-def write_file(path: str, value: str) -> None:
+def write_file(path, value):
     fd = posix.open(path, posix.O_WRONLY | posix.O_CLOEXEC | posix.O_NOFOLLOW)
     try:
         posix.write(fd, value.encode())
@@ -295,7 +295,7 @@ def write_file(path: str, value: str) -> None:
         posix.close(fd)
 
 
-def read_file(path: str) -> str:
+def read_file(path):
     fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC | posix.O_NOFOLLOW)
     try:
         chunks = []
@@ -309,7 +309,7 @@ def read_file(path: str) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def read_int(path: str, default: int = 0) -> int:
+def read_int(path, default=0):
     """Integer file; ``max`` and unreadable files give ``default``."""
     try:
         s = read_file(path).strip()
@@ -323,9 +323,9 @@ def read_int(path: str, default: int = 0) -> int:
         return default
 
 
-def read_kv(path: str) -> dict:
+def read_kv(path):
     """``key value`` per line files (memory.stat, cpu.stat, ...)."""
-    out: dict[str, int] = {}
+    out = {}
     try:
         text = read_file(path)
     except OSError:
@@ -340,7 +340,7 @@ def read_kv(path: str) -> dict:
     return out
 
 
-def _previous(path: str) -> str | None:
+def _previous(path):
     """A control file's value, to restore it with one write (None if it cannot be)."""
     try:
         s = read_file(path).strip()
@@ -349,7 +349,7 @@ def _previous(path: str) -> str | None:
     return s if s and "\n" not in s else None
 
 
-def _first_words(path: str) -> list[str]:
+def _first_words(path):
     """The first word of each line of a control file (none if unreadable)."""
     try:
         return [ln.split()[0] for ln in read_file(path).splitlines() if ln.strip()]
@@ -357,7 +357,7 @@ def _first_words(path: str) -> list[str]:
         return []
 
 
-def _procs(directory: str) -> list[int]:
+def _procs(directory):
     try:
         text = read_file(ospath.join(directory, "cgroup.procs"))
     except FileNotFoundError:
@@ -380,43 +380,43 @@ class Manager:
 
     mode = "?"
 
-    def __init__(self, container_id: str, cgroups_path: str | None, paths: dict, *,
-                 rootless: bool = False, created: list | None = None, skipped: list | None = None,
-                 mountpoints: dict | None = None, resources: dict | None = None):
+    def __init__(self, container_id, cgroups_path, paths, *,
+                 rootless=False, created=None, skipped=None,
+                 mountpoints=None, resources=None):
         self.id = container_id
         self.cgroups_path = cgroups_path or ""
         self.paths = dict(paths)
         self.rootless = rootless
-        self.created: list[str] = list(created or [])
-        self.skipped: list[str] = list(skipped or [])  # rootless: subsystems we could not use
+        self.created = list(created or [])
+        self.skipped = list(skipped or [])  # rootless: subsystems we could not use
         self.mountpoints = dict(mountpoints or {})  # subsystem -> mount point (stop point for mkdir)
         self.resources = resources
         # journal(path, ours=True) is called before each mkdir (and with ours=False when
         # someone else made the directory first): a cleanup journal that outlives a kill;
         # the systemd driver journals its scope unit's name with kind="systemd-unit".
         self.journal = None
-        self.dir_fds: dict[str, int] = {}  # open_dirs(): subsystem -> fd of its directory
+        self.dir_fds = {}  # open_dirs(): subsystem -> fd of its directory
 
     # -- helpers -----------------------------------------------------------
 
-    def _dirs(self) -> list[str]:
+    def _dirs(self):
         """Unique directories, in a stable order."""
-        seen: dict[str, None] = {}
+        seen = {}
         for sub, d in self.paths.items():
             if sub not in self.skipped:
                 seen.setdefault(d, None)
         return list(seen)
 
-    def path(self, subsystem: str) -> str | None:
+    def path(self, subsystem):
         """Directory for a subsystem (``""`` = unified), or ``None``."""
         if subsystem in self.skipped:
             return None
         return self.paths.get(subsystem)
 
-    def exists(self) -> bool:
+    def exists(self):
         return any(ospath.isdir(d) for d in self._dirs())
 
-    def _mkdirs(self, sub: str, leaf: str) -> None:
+    def _mkdirs(self, sub, leaf):
         top = self.mountpoints.get(sub) or ospath.dirname(leaf)
         base = top.rstrip("/") + "/"
         rel = leaf[len(base):] if leaf.startswith(base) and "/." not in leaf and "//" not in leaf \
@@ -451,12 +451,12 @@ class Manager:
                 if attempt == 4:
                     raise
 
-    def _on_created(self, sub: str, directory: str) -> None:
+    def _on_created(self, sub, directory):
         """Hook for per-directory initialisation (cpuset, subtree_control)."""
 
-    def create(self) -> None:
+    def create(self):
         """Create the cgroup directory in every hierarchy (idempotent)."""
-        done: set[str] = set()
+        done = set()
         for sub, d in self.paths.items():
             if sub in self.skipped or d in done:
                 continue
@@ -470,10 +470,10 @@ class Manager:
                 raise CgroupError(f"creating cgroup {d}: {e.strerror}") from None
         self._after_create()
 
-    def _after_create(self) -> None:
+    def _after_create(self):
         pass
 
-    def open_dirs(self) -> None:
+    def open_dirs(self):
         """Open every cgroup directory once, right after create(): apply() and the
         fork into the cgroup2 directory then go through these fds, so a directory
         removed in between gives one clear error instead of a half-joined process."""
@@ -490,12 +490,12 @@ class Manager:
                 self.close_dirs()
                 raise CgroupError(f"opening cgroup {d}: {e.strerror}") from None
 
-    def close_dirs(self) -> None:
+    def close_dirs(self):
         for fd in set(self.dir_fds.values()):
             posix.close(fd)
         self.dir_fds = {}
 
-    def join_self(self, *, skip_unified: bool = False) -> None:
+    def join_self(self, *, skip_unified=False):
         """The calling process (a container's child: create's or exec's) joins its
         cgroups, then the directory fds are closed; a failure is a RuntimeFailure."""
         from runtime.errors import RuntimeFailure
@@ -506,7 +506,7 @@ class Manager:
             raise RuntimeFailure(str(e)) from None
         self.close_dirs()
 
-    def apply(self, pid: int, *, skip_unified: bool = False) -> None:
+    def apply(self, pid, *, skip_unified=False):
         """Move ``pid`` into the cgroup in every hierarchy.
 
         ``pid`` 0 moves the calling (single-threaded) process itself: in v1
@@ -543,26 +543,26 @@ class Manager:
                     raise CgroupError(f"cgroup {d} does not exist (removed before the process could join it)") from None
                 raise CgroupError(f"adding pid {pid} to {procs}: {e.strerror}") from None
 
-    def _before_apply(self) -> None:
+    def _before_apply(self):
         pass
 
-    def _walk_procs(self, top: str) -> list[int]:
-        pids: list[int] = []
+    def _walk_procs(self, top):
+        pids = []
         for dirpath in ospath.walk_dirs(top):
             pids += _procs(dirpath)
         return pids
 
-    def pids(self) -> list[int]:
+    def pids(self):
         """Every pid in the container's cgroup, including sub-cgroups."""
         d = self._pids_dir()
         if d is None or not ospath.isdir(d):
             return []
         return sorted(set(self._walk_procs(d)))
 
-    def _pids_dir(self) -> str | None:
+    def _pids_dir(self):
         raise NotImplementedError
 
-    def kill_all(self) -> bool:
+    def kill_all(self):
         """SIGKILL every process of the container's cgroup tree at once, in the kernel
         (cgroup v2's ``cgroup.kill``); False when this hierarchy has no such file and
         the caller must signal the processes one by one."""
@@ -570,7 +570,7 @@ class Manager:
 
     rmdir_timeout = 2.0  # seconds destroy() keeps retrying busy cgroups
 
-    def destroy(self) -> None:
+    def destroy(self):
         """Remove every cgroup directory we created (deepest first).
 
         Kills nothing.  Sub-cgroups that appeared below our leaves (nested
@@ -599,7 +599,7 @@ class Manager:
             raise CgroupError(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
 
     @staticmethod
-    def _rmdir(d: str, deadline: float | None) -> str | None:
+    def _rmdir(d, deadline):
         """rmdir; busy dirs are retried until ``deadline`` (``None``: a
         shared parent, left alone silently when still in use)."""
         delay = 0.005
@@ -621,7 +621,7 @@ class Manager:
 
     # -- resources ---------------------------------------------------------
 
-    def _execute(self, plan: list, dir_for) -> None:
+    def _execute(self, plan, dir_for):
         """Run a resources plan; ``dir_for(write)`` returns the directory."""
         deferred = []
         for w in plan:
@@ -639,7 +639,7 @@ class Manager:
             if err is not None:
                 self._raise_write(w, d, err)
 
-    def _do_write(self, w, d: str) -> OSError | None:
+    def _do_write(self, w, d):
         for file, value in w.choices:
             p = ospath.join(d, file)
             old = _previous(p) if self._rollback is not None else None
@@ -665,7 +665,7 @@ class Manager:
         names = " or ".join(f for f, _ in w.choices)
         raise CgroupError(f"linux.resources.{w.field}: not supported on this host ({names} not found in {d})")
 
-    def _raise_write(self, w, d: str, err: OSError):
+    def _raise_write(self, w, d, err):
         if err.errno == errno.EBUSY and w.field == "memory.limit":
             usage = read_int(ospath.join(d, "memory.usage_in_bytes"))
             raise CgroupError(f"linux.resources.memory.limit: cannot lower the limit to {err.cg_value} bytes: "
@@ -685,12 +685,12 @@ class Manager:
             f"{err.filename or d}: {err.strerror}"
         ) from None
 
-    def set(self, resources: dict | None) -> None:
+    def set(self, resources):
         raise NotImplementedError
 
     _rollback = None  # during update(): (file, previous value) of each write made so far
 
-    def update(self, resources: dict) -> None:
+    def update(self, resources):
         """Apply a partial ``linux.resources`` change to the live cgroups
         (``pyrunc update``; ``resources.update_subset`` output: what is absent
         stays as it is).  Host-specific checks run first; if a write still
@@ -715,18 +715,18 @@ class Manager:
         finally:
             self._rollback = None
 
-    def _prepare_update(self, resources: dict) -> dict:
+    def _prepare_update(self, resources):
         """Checks and completions that need the live values (v1/v2 specific)."""
         return resources
 
-    def _restore_before_files(self) -> list[str]:
+    def _restore_before_files(self):
         """A failed update: undo what is not a file write (the systemd driver's unit
         properties) before the files are restored; the failures, as messages."""
         return []
 
     # -- state -------------------------------------------------------------
 
-    def to_state(self) -> dict:
+    def to_state(self):
         return {
             "version": STATE_VERSION,
             "driver": "cgroupfs",
@@ -740,18 +740,18 @@ class Manager:
             "rootless": self.rootless,
         }
 
-    def __repr__(self) -> str:
+    def __repr__(self):
         return f"<{type(self).__name__} {self.id} {self.paths}>"
 
 
-def _check_systemd() -> None:
+def _check_systemd():
     if not ospath.isdir("/run/systemd/system"):  # sd_booted(3)
         raise CgroupError("--systemd-cgroup: systemd is not running as init (PID 1) on this host; "
                           "use the cgroupfs driver (omit --systemd-cgroup)")
 
 
-def manager(container_id: str, cgroups_path: str | None = None, resources: dict | None = None, *,
-            systemd: bool = False, rootless: bool = False, annotations: dict | None = None) -> Manager:
+def manager(container_id, cgroups_path=None, resources=None, *,
+            systemd=False, rootless=False, annotations=None):
     """Build a manager for a container (nothing is created yet).
 
     ``systemd``: the systemd driver (runtime/cgroups/systemd.py, a transient
@@ -770,7 +770,7 @@ def manager(container_id: str, cgroups_path: str | None = None, resources: dict 
     mountpoints = {s: m.mountpoint for s, m in layout.v1.items()} if layout.mode != "v2" else {}
     if layout.unified is not None:
         mountpoints[""] = layout.unified.mountpoint
-    kw: dict = dict(rootless=rootless, mountpoints=mountpoints, resources=resources)
+    kw = dict(rootless=rootless, mountpoints=mountpoints, resources=resources)
     if resources is not None:
         from . import resources as _res
         _res.validate(resources)
@@ -792,13 +792,13 @@ def _preload(*names):
     preload(tuple(f"runtime.cgroups.{n}" for n in names))
 
 
-def from_state(d: dict) -> Manager:
+def from_state(d):
     """Rebuild a manager from :meth:`Manager.to_state` output."""
     if not isinstance(d, dict) or not isinstance(d.get("paths"), dict):
         raise CgroupError("cgroup state: malformed (no paths)")
     if d.get("version", STATE_VERSION) > STATE_VERSION:
         raise CgroupError(f"cgroup state: unsupported version {d.get('version')}")
-    kw: dict = dict(
+    kw = dict(
         rootless=bool(d.get("rootless")), created=d.get("created") or [], skipped=d.get("skipped") or [],
         mountpoints=d.get("mountpoints") or {},
     )

@@ -52,8 +52,8 @@ MAX_IO_WEIGHT = 10000
 
 class _Record(tuple):
     """A tiny NamedTuple without `typing` (whose import costs ms on every create)."""
-    _fields: tuple = ()
-    _defaults: dict = {}
+    _fields = ()
+    _defaults = {}
 
     def __new__(cls, *args, **kw):
         vals = list(args) + [kw.pop(f) if f in kw else cls._defaults[f] for f in cls._fields[len(args):]]
@@ -91,7 +91,7 @@ class Write(_Record):
     _defaults = {"optional": False, "retry": False, "readback": False}
 
 
-def _w(controller: str, file: str, value: object, field: str, **kw: bool) -> Write:
+def _w(controller, file, value, field, **kw):
     return Write(controller, ((file, str(value)),), field, **kw)
 
 
@@ -100,7 +100,7 @@ def _w(controller: str, file: str, value: object, field: str, **kw: bool) -> Wri
 # --------------------------------------------------------------------------
 
 
-def shares_to_weight(shares: int) -> int:
+def shares_to_weight(shares):
     """cpu.shares (v1, 2..262144) -> cpu.weight (v2, 1..10000).
 
     Uses runc's documented linear mapping
@@ -114,7 +114,7 @@ def shares_to_weight(shares: int) -> int:
     return 1 + ((shares - MIN_SHARES) * (MAX_CPU_WEIGHT - 1)) // (MAX_SHARES - MIN_SHARES)
 
 
-def blkio_weight_to_io_weight(weight: int) -> int:
+def blkio_weight_to_io_weight(weight):
     """blkio.weight (v1, 10..1000) -> io.weight (v2, 1..10000).
 
     ``1 + (weight - 10) * 9999 / 990``; ``0`` means unset.  Values outside
@@ -127,7 +127,7 @@ def blkio_weight_to_io_weight(weight: int) -> int:
     return min(max(v, MIN_IO_WEIGHT), MAX_IO_WEIGHT)
 
 
-def memory_swap_to_v2(swap: int, memory: int) -> int:
+def memory_swap_to_v2(swap, memory):
     """OCI memory+swap total -> v2 ``memory.swap.max`` (swap only).
 
     Returns ``-1`` for unlimited, ``0`` for "leave unchanged".  Raises
@@ -149,17 +149,17 @@ def memory_swap_to_v2(swap: int, memory: int) -> int:
     return swap - memory
 
 
-def v1_limit(value: int) -> str:
+def v1_limit(value):
     """Render a byte/count limit for a v1 file (``-1`` = unlimited)."""
     return "-1" if value < 0 else str(value)
 
 
-def v2_limit(value: int) -> str:
+def v2_limit(value):
     """Render a byte/count limit for a v2 file (``max`` = unlimited)."""
     return "max" if value < 0 else str(value)
 
 
-def cpu_max(quota: int, period: int) -> str:
+def cpu_max(quota, period):
     """Value for v2 ``cpu.max``: ``"$QUOTA $PERIOD"``; quota <= 0 is ``max``.
 
     A zero period is omitted, which leaves the kernel's current period.
@@ -173,7 +173,7 @@ def cpu_max(quota: int, period: int) -> str:
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50, "E": 1 << 60}
 
 
-def parse_page_size(page_size: str) -> int:
+def parse_page_size(page_size):
     """``"2MB"`` -> 2097152 (base 1024, as the spec says)."""
     import re  # only for hugepage limits: `re` is not imported on the common path
 
@@ -195,11 +195,11 @@ _INT_RANGES = {
 }
 
 
-def _err(field: str, msg: str) -> CgroupError:
+def _err(field, msg):
     return CgroupError(f"linux.resources.{field}: {msg}")
 
 
-def _get(obj: dict, key: str, field: str, kind: str) -> object:
+def _get(obj, key, field, kind):
     """Fetch ``obj[key]`` checked against an OCI type; ``None`` if absent."""
     v = obj.get(key)
     if v is None:
@@ -227,7 +227,7 @@ def _get(obj: dict, key: str, field: str, kind: str) -> object:
     return v
 
 
-def _obj(res: dict, key: str, field: str = "") -> dict:
+def _obj(res, key, field=""):
     v = res.get(key)
     f = f"{field}.{key}" if field else key
     if v is None:
@@ -237,7 +237,7 @@ def _obj(res: dict, key: str, field: str = "") -> dict:
     return v
 
 
-def _list(res: dict, key: str, field: str = "") -> list:
+def _list(res, key, field=""):
     v = res.get(key)
     f = f"{field}.{key}" if field else key
     if v is None:
@@ -250,7 +250,7 @@ def _list(res: dict, key: str, field: str = "") -> list:
     return v
 
 
-def _check_keys(obj: dict, allowed: set[str], field: str) -> None:
+def _check_keys(obj, allowed, field):
     for k in obj:
         if k not in allowed:
             if not (k.isascii() and k.isidentifier()):  # shown as a JSON string: one printable line
@@ -261,7 +261,7 @@ def _check_keys(obj: dict, allowed: set[str], field: str) -> None:
             raise _err(f"{field}.{k}" if field else k, "unknown or unsupported resource field")
 
 
-def _limit(obj: dict, key: str, field: str) -> int | None:
+def _limit(obj, key, field):
     """Memory-like limit: int64, -1 = unlimited, 0/None = unchanged."""
     v = _get(obj, key, field, "int64")
     if v is None or v == 0:
@@ -297,7 +297,7 @@ def _is_cpuset(v):
 _UNIFIED_FORBIDDEN = {"cgroup.procs", "cgroup.threads"}
 
 
-def validate(res: object) -> dict:
+def validate(res):
     """Check the overall shape and every field's type; returns ``res``."""
     if res is None:
         return {}
@@ -395,7 +395,7 @@ def validate(res: object) -> dict:
     return res
 
 
-def _majmin(d: dict, field: str) -> tuple[int, int]:
+def _majmin(d, field):
     ma = _get(d, "major", field, "int64")
     mi = _get(d, "minor", field, "int64")
     if ma is None or mi is None:
@@ -405,7 +405,7 @@ def _majmin(d: dict, field: str) -> tuple[int, int]:
     return ma, mi
 
 
-def _unified_key(k: object) -> str:
+def _unified_key(k):
     if not isinstance(k, str) or not k or k in (".", "..") or "/" in k or "\0" in k or "\n" in k:
         raise _err(f"unified.{k}", "invalid cgroup file name (must be a plain file name)")
     if k in _UNIFIED_FORBIDDEN:
@@ -425,7 +425,7 @@ class DeviceRule(_Record):
     _fields = ("allow", "type", "major", "minor", "access")
 
 
-def normalize_device_rules(devices: object) -> list[DeviceRule]:
+def normalize_device_rules(devices):
     """Validate OCI ``linux.resources.devices`` and normalize each entry."""
     if devices is None:
         return []
@@ -461,14 +461,14 @@ def normalize_device_rules(devices: object) -> list[DeviceRule]:
     return out
 
 
-def device_rule_v1(rule: DeviceRule) -> str:
+def device_rule_v1(rule):
     """``type major:minor access`` with ``*`` for any major/minor."""
     ma = "*" if rule.major < 0 else str(rule.major)
     mi = "*" if rule.minor < 0 else str(rule.minor)
     return f"{rule.type} {ma}:{mi} {rule.access}"
 
 
-def v1_device_writes(devices: object) -> list[Write]:
+def v1_device_writes(devices):
     """devices.deny ``a`` first, then every rule in order (like runc).
 
     The v1 kernel treats *any* line of type ``a`` as "all devices, all
@@ -495,7 +495,7 @@ def v1_device_writes(devices: object) -> list[Write]:
 # --------------------------------------------------------------------------
 
 
-def _cpuset_and_pids_writes(cpu, res) -> list[Write]:
+def _cpuset_and_pids_writes(cpu, res):
     """cpuset.cpus/mems and pids.max: the same files in v1 and v2."""
     out = []
     for k in ("cpus", "mems"):
@@ -508,14 +508,14 @@ def _cpuset_and_pids_writes(cpu, res) -> list[Write]:
     return out
 
 
-def v1_plan(res: object, current_memory_limit: int | None = None) -> list[Write]:
+def v1_plan(res, current_memory_limit=None):
     """Ordered writes for a cgroup v1 hierarchy set.
 
     ``current_memory_limit`` (the current ``memory.limit_in_bytes``) decides
     whether memsw or the memory limit must be written first when both change.
     """
     res = validate(res)
-    out: list[Write] = []
+    out = []
 
     mem = _obj(res, "memory")
     limit = _limit(mem, "limit", "memory")
@@ -627,7 +627,7 @@ def v1_plan(res: object, current_memory_limit: int | None = None) -> list[Write]
     return out
 
 
-def _rdma_line(dev: str, lim: dict) -> str:
+def _rdma_line(dev, lim):
     parts = [dev]
     if lim.get("hcaHandles") is not None:
         parts.append(f"hca_handle={lim['hcaHandles']}")
@@ -636,20 +636,20 @@ def _rdma_line(dev: str, lim: dict) -> str:
     return " ".join(parts)
 
 
-def unified_controller(key: str) -> str:
+def unified_controller(key):
     """``memory.max`` -> ``memory``; core ``cgroup.*`` files -> ``""``."""
     c = key.split(".", 1)[0]
     return "" if c == "cgroup" else c
 
 
-def v2_plan(res: object) -> list[Write]:
+def v2_plan(res):
     """Ordered writes for a cgroup v2 directory.
 
     Device rules are not included (cgroup v2 needs an eBPF program; see
     ``v2.py``).  ``memory.checkBeforeUpdate`` is enforced by the manager.
     """
     res = validate(res)
-    out: list[Write] = []
+    out = []
 
     mem = _obj(res, "memory")
     limit = _limit(mem, "limit", "memory")
@@ -740,9 +740,9 @@ def v2_plan(res: object) -> list[Write]:
 # --------------------------------------------------------------------------
 
 
-def parse_cpu_list(text: str) -> list[int]:
+def parse_cpu_list(text):
     """``"0-2,5"`` -> ``[0, 1, 2, 5]``; empty text -> ``[]``."""
-    out: list[int] = []
+    out = []
     for part in text.strip().split(","):
         part = part.strip()
         if not part:
@@ -756,12 +756,12 @@ def parse_cpu_list(text: str) -> list[int]:
     return out
 
 
-def _blkio_entry(major: int, minor: int, op: str, value: int) -> dict:
+def _blkio_entry(major, minor, op, value):
     e = {"major": major, "minor": minor, "op": op, "value": value}
     return {k: v for k, v in e.items() if v}
 
 
-def parse_blkio_stat(text: str) -> list[dict]:
+def parse_blkio_stat(text):
     """v1 ``blkio.*_recursive`` lines (``8:0 Read 42`` or ``8:0 42``)."""
     out = []
     for line in text.splitlines():
@@ -779,10 +779,10 @@ def parse_blkio_stat(text: str) -> list[dict]:
     return out
 
 
-def parse_io_stat(text: str) -> tuple[list[dict], list[dict]]:
+def parse_io_stat(text):
     """v2 ``io.stat`` -> (bytes entries, ios entries), runc's v1-like shape."""
-    sb: list[dict] = []
-    sv: list[dict] = []
+    sb = []
+    sv = []
     for line in text.splitlines():
         f = line.split()
         if not f or ":" not in f[0]:
@@ -827,7 +827,7 @@ CFS_QUOTA_MIN = 1000  # microseconds (the kernel refuses shorter quotas)
 CFS_PERIOD_MIN, CFS_PERIOD_MAX = 1000, 1000000
 
 
-def _is_set(key: str, v: object) -> bool:
+def _is_set(key, v):
     if v is None:
         return False
     if _ZERO_KEEPS.get(key, True):
@@ -835,12 +835,12 @@ def _is_set(key: str, v: object) -> bool:
     return True
 
 
-def update_subset(res: object) -> tuple[dict, list[str]]:
+def update_subset(res):
     """Split a validated LinuxResources object into what ``update`` applies and
     the fields it ignores.  Returns ``(subset, ignored field names)``; values
     meaning "unchanged" (0, "" and absent) are dropped from the subset."""
     res = validate(res)
-    sub: dict = {}
+    sub = {}
     ignored = []
     for top, val in res.items():
         if top == "unified":
@@ -866,7 +866,7 @@ def update_subset(res: object) -> tuple[dict, list[str]]:
     return sub, ignored
 
 
-def update_checks(sub: dict) -> None:
+def update_checks(sub):
     """Limits the kernel enforces on any host, checked before anything is
     written so that the error names the field."""
     cpu = sub.get("cpu") or {}
@@ -884,7 +884,7 @@ def update_checks(sub: dict) -> None:
         raise _err("cpu.realtimeRuntime", f"{rt} is larger than cpu.realtimePeriod {rp}")
 
 
-def check_cpuset_within(cpu: dict, parent_file) -> None:
+def check_cpuset_within(cpu, parent_file):
     """Raise the error of the first of cpu.cpus / cpu.mems that is not within the
     parent cgroup's list; ``parent_file(k)`` is the path of the parent's file for
     "cpus" or "mems" (v1: cpuset.K, v2: cpuset.K.effective).  An unreadable parent
@@ -903,7 +903,7 @@ def check_cpuset_within(cpu: dict, parent_file) -> None:
             raise err
 
 
-def cpuset_subset_error(field: str, want: str, available: str) -> CgroupError | None:
+def cpuset_subset_error(field, want, available):
     """The error for a cpuset list that is not within what the parent cgroup
     has (``available``: the parent's list), or ``None``."""
     try:
@@ -921,10 +921,10 @@ def cpuset_subset_error(field: str, want: str, available: str) -> CgroupError | 
     return None
 
 
-def merge_update(old: object, sub: dict) -> dict:
+def merge_update(old, sub):
     """The resources on record after an update: ``sub`` (from
     :func:`update_subset`) laid over ``old``."""
-    out: dict = {}
+    out = {}
     if isinstance(old, dict):
         for k, v in old.items():
             out[k] = dict(v) if isinstance(v, dict) else v

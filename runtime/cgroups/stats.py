@@ -8,7 +8,7 @@ from . import resources as res_mod
 from .v2 import UINT64_MAX
 
 
-def omit_empty(d: dict, *keys: str) -> dict:
+def omit_empty(d, *keys):
     """Drop ``keys`` whose values are zero/empty (Go's ``omitempty``)."""
     for k in keys:
         if k in d and not d[k]:
@@ -16,7 +16,7 @@ def omit_empty(d: dict, *keys: str) -> dict:
     return d
 
 
-def v1_stats(mgr) -> dict:
+def v1_stats(mgr):
     """runc ``events --stats`` data for cgroup v1."""
     return {
         "cpu": _v1_cpu(mgr),
@@ -30,7 +30,7 @@ def v1_stats(mgr) -> dict:
     }
 
 
-def _v1_cpu(mgr) -> dict:
+def _v1_cpu(mgr):
     usage = {"total": 0, "percpu": [], "percpu_kernel": [], "percpu_user": [], "kernel": 0, "user": 0}
     d = mgr.path("cpuacct")
     if d:
@@ -56,8 +56,8 @@ def _v1_cpu(mgr) -> dict:
     return {"usage": usage, "throttling": thr}
 
 
-def _v1_cpuset(mgr) -> dict:
-    out: dict = {}
+def _v1_cpuset(mgr):
+    out = {}
     d = mgr.path("cpuset")
     if not d:
         return out
@@ -75,12 +75,12 @@ def _v1_cpuset(mgr) -> dict:
     return omit_empty(out, "cpus", "mems")
 
 
-def _v1_memory(mgr) -> dict:
+def _v1_memory(mgr):
     d = mgr.path("memory")
     if not d:
         return {"usage": {"limit": 0, "failcnt": 0}}
 
-    def entry(prefix: str) -> dict:
+    def entry(prefix):
         e = {
             "limit": read_int(os.path.join(d, prefix + "limit_in_bytes")),
             "usage": read_int(os.path.join(d, prefix + "usage_in_bytes")),
@@ -101,7 +101,7 @@ def _v1_memory(mgr) -> dict:
     return omit_empty(out, "cache", "raw")
 
 
-def _v1_pids(mgr) -> dict:
+def _v1_pids(mgr):
     d = mgr.path("pids")
     if not d:
         return {}
@@ -109,11 +109,11 @@ def _v1_pids(mgr) -> dict:
                        "limit": read_int(os.path.join(d, "pids.max"))}, "current", "limit")
 
 
-def _v1_blkio(mgr) -> dict:
+def _v1_blkio(mgr):
     d = mgr.path("blkio")
     if not d:
         return {}
-    out: dict = {}
+    out = {}
     for prefix in ("blkio.", "blkio.bfq.", "blkio.throttle."):
         if os.path.exists(os.path.join(d, prefix + "io_service_bytes_recursive")):
             break
@@ -137,8 +137,8 @@ def _v1_blkio(mgr) -> dict:
     return out
 
 
-def _v1_hugetlb(mgr) -> dict:
-    out: dict = {}
+def _v1_hugetlb(mgr):
+    out = {}
     d = mgr.path("hugetlb")
     if d:
         for size in _hugetlb_sizes(d, ".usage_in_bytes"):
@@ -151,7 +151,7 @@ def _v1_hugetlb(mgr) -> dict:
     return out
 
 
-def v2_stats(mgr) -> dict:
+def v2_stats(mgr):
     """runc ``events --stats`` data for cgroup v2."""
     d = mgr.dir
     cs = read_kv(os.path.join(d, "cpu.stat"))
@@ -163,7 +163,7 @@ def v2_stats(mgr) -> dict:
            "throttledTime": cs.get("throttled_usec", 0) * 1000}
     thr = {k: v for k, v in thr.items() if v}
 
-    def lim(f: str) -> int:
+    def lim(f):
         try:
             s = read_file(os.path.join(d, f)).strip()
         except OSError:
@@ -190,7 +190,7 @@ def v2_stats(mgr) -> dict:
     pids = {"current": read_int(os.path.join(d, "pids.current")), "limit": read_int(os.path.join(d, "pids.max"))}
     pids = {k: v for k, v in pids.items() if v}
 
-    blkio: dict = {}
+    blkio = {}
     try:
         iostat = read_file(os.path.join(d, "io.stat"))
     except OSError:
@@ -201,7 +201,7 @@ def v2_stats(mgr) -> dict:
     if sv:
         blkio["ioServicedRecursive"] = sv
 
-    cpuset: dict = {}
+    cpuset = {}
     for key, f in (("cpus", "cpuset.cpus.effective"), ("mems", "cpuset.mems.effective")):
         try:
             v = res_mod.parse_cpu_list(read_file(os.path.join(d, f)))
@@ -222,9 +222,9 @@ def v2_stats(mgr) -> dict:
     }
 
 
-def hugetlb_v2(d: str) -> dict:
+def hugetlb_v2(d):
     """The hugetlb entries of a cgroup2 directory (hybrid hosts too)."""
-    out: dict = {}
+    out = {}
     for size in _hugetlb_sizes(d, ".current"):
         p = os.path.join(d, f"hugetlb.{size}.")
         e = {"usage": read_int(p + "current"), "max": read_int(p + "max"),
@@ -233,7 +233,7 @@ def hugetlb_v2(d: str) -> dict:
     return out
 
 
-def _hugetlb_sizes(d: str, suffix: str) -> list:
+def _hugetlb_sizes(d, suffix):
     """The huge page sizes ("2MB", ...) of the hugetlb.<size><suffix> files in d (not the
     .rsvd. ones); none when d cannot be listed."""
     try:

@@ -28,21 +28,21 @@ _PIDS_ORDER = ("devices", "freezer", "pids", "memory", "cpu", "name=systemd", ""
 
 
 class V1Manager(Manager):
-    def __init__(self, container_id, cgroups_path, paths, *, hybrid: bool = False, **kw):
+    def __init__(self, container_id, cgroups_path, paths, *, hybrid=False, **kw):
         super().__init__(container_id, cgroups_path, paths, **kw)
         self.hybrid = hybrid
         if not hybrid:
             self.paths.pop("", None)
 
     @property
-    def mode(self) -> str:  # type: ignore[override]
+    def mode(self):  # type: ignore[override]
         return "hybrid" if self.hybrid else "v1"
 
     # -- create / apply ----------------------------------------------------
 
-    _fixed: frozenset | set = frozenset()  # cpuset dirs _on_created filled in this process
+    _fixed = frozenset()  # cpuset dirs _on_created filled in this process
 
-    def _on_created(self, sub: str, directory: str) -> None:
+    def _on_created(self, sub, directory):
         top = self.mountpoints.get("cpuset")
         if top is not None:  # the cpuset hierarchy (maybe co-mounted with others) is known
             fix = directory.startswith(top.rstrip("/") + "/")
@@ -54,7 +54,7 @@ class V1Manager(Manager):
             self._fixed = set(self._fixed) | {directory}
 
     @classmethod
-    def _fix_cpuset(cls, directory: str, depth: int = 0) -> None:
+    def _fix_cpuset(cls, directory, depth=0):
         """A new v1 cpuset starts empty; inherit the parent's cpus/mems so
         that tasks can join (the kernel refuses with ENOSPC otherwise).  An
         empty parent (an engine's pre-made one, say) is filled from its own
@@ -74,14 +74,14 @@ class V1Manager(Manager):
             except OSError as e:
                 raise CgroupError(f"initialising {p} from its parent: {e.strerror}") from None
 
-    def _before_apply(self) -> None:
+    def _before_apply(self):
         d = self.path("cpuset")
         if d and d not in self._fixed and ospath.isdir(d):
             # Dirs this process created were fixed in create(); this covers a leaf that
             # was made by someone else (or earlier: exec) and left empty.
             self._fix_cpuset(d)
 
-    def _pids_dir(self) -> str | None:
+    def _pids_dir(self):
         for sub in _PIDS_ORDER:
             d = self.path(sub)
             if d:
@@ -91,7 +91,7 @@ class V1Manager(Manager):
 
     # -- resources ---------------------------------------------------------
 
-    def set(self, resources: dict | None) -> None:
+    def set(self, resources):
         if not resources:
             return
         res_mod.validate(resources)
@@ -110,7 +110,7 @@ class V1Manager(Manager):
         if unified:
             self._execute(unified, self._unified_dir_for)
 
-    def _prepare_update(self, resources: dict) -> dict:
+    def _prepare_update(self, resources):
         res_mod.update_checks(resources)
         mem = resources.get("memory") or {}
         md = self.path("memory")
@@ -162,7 +162,7 @@ class V1Manager(Manager):
             return None
         return OomEventfd(d)
 
-    def _dir_for(self, w) -> str:
+    def _dir_for(self, w):
         d = self.path(w.controller)
         if d:
             return d
@@ -170,7 +170,7 @@ class V1Manager(Manager):
             raise CgroupError(f"linux.resources.{w.field}: no permission to use the {w.controller} cgroup (rootless)")
         raise CgroupError(f"linux.resources.{w.field}: the {w.controller} cgroup controller is not mounted on this host")
 
-    def _unified_dir_for(self, w) -> str:
+    def _unified_dir_for(self, w):
         d = self.path("")
         if not d:
             if w.controller == "hugetlb":
@@ -202,7 +202,7 @@ class V1Manager(Manager):
 
     # -- freezer -----------------------------------------------------------
 
-    def _freezer(self) -> str | None:
+    def _freezer(self):
         d = self.path("freezer")
         if d:
             return d
@@ -210,7 +210,7 @@ class V1Manager(Manager):
             return None  # fall back to cgroup.freeze
         raise CgroupError("freezer: the freezer cgroup controller is not mounted on this host")
 
-    def freeze(self) -> None:
+    def freeze(self):
         d = self._freezer()
         if d is None:
             from .v2 import freeze_dir
@@ -235,7 +235,7 @@ class V1Manager(Manager):
             pass
         raise CgroupError(f"freezing {state}: timed out after {FREEZE_TIMEOUT:g}s (still FREEZING)")
 
-    def thaw(self) -> None:
+    def thaw(self):
         d = self._freezer()
         if d is None:
             from .v2 import thaw_dir
@@ -252,7 +252,7 @@ class V1Manager(Manager):
         except OSError as e:
             raise CgroupError(f"thawing {state}: {e.strerror}") from None
 
-    def is_frozen(self) -> bool:
+    def is_frozen(self):
         d = self._freezer()
         if d is None:
             from .v2 import is_frozen_dir
@@ -266,7 +266,7 @@ class V1Manager(Manager):
 
     # -- stats -------------------------------------------------------------
 
-    def stats(self) -> dict:
+    def stats(self):
         """runc ``events --stats`` data for cgroup v1 (runtime/cgroups/stats.py: only
         `events` reads them, so create does not unmarshal them)."""
         from .stats import v1_stats
@@ -283,7 +283,7 @@ class OomEventfd:
 
     events = 0x001  # POLLIN
 
-    def __init__(self, directory: str):
+    def __init__(self, directory):
         self.control = ospath.join(directory, "cgroup.event_control")
         self.gone = False
         self.fd = posix.eventfd(0, posix.EFD_CLOEXEC | posix.EFD_NONBLOCK)
@@ -298,7 +298,7 @@ class OomEventfd:
             self.close()
             raise CgroupError(f"registering for OOM notifications in {self.control}: {e.strerror}") from None
 
-    def check(self) -> int:
+    def check(self):
         try:
             n = posix.eventfd_read(self.fd)
         except BlockingIOError:
@@ -308,7 +308,7 @@ class OomEventfd:
             return 0
         return n
 
-    def close(self) -> None:
+    def close(self):
         for fd in (self.fd, self._ofd):
             if fd >= 0:
                 posix.close(fd)

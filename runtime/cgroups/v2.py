@@ -25,11 +25,11 @@ UINT64_MAX = 2**64 - 1
 # --------------------------------------------------------------------------
 
 
-def _events(d: str) -> dict:
+def _events(d):
     return read_kv(ospath.join(d, "cgroup.events"))
 
 
-def freeze_dir(d: str) -> None:
+def freeze_dir(d):
     p = ospath.join(d, "cgroup.freeze")
     try:
         write_file(p, "1")
@@ -45,7 +45,7 @@ def freeze_dir(d: str) -> None:
         raise CgroupError(f"freezing {p}: {e.strerror}") from None
 
 
-def thaw_dir(d: str) -> None:
+def thaw_dir(d):
     p = ospath.join(d, "cgroup.freeze")
     try:
         write_file(p, "0")
@@ -58,7 +58,7 @@ def thaw_dir(d: str) -> None:
         raise CgroupError(f"thawing {p}: {e.strerror}") from None
 
 
-def kill_dir(d: str | None) -> bool:
+def kill_dir(d):
     """Write ``cgroup.kill`` (Linux 5.14+): the kernel SIGKILLs every process of the
     cgroup and its descendants, frozen ones and ones forking meanwhile included.
     False when the file is missing (older kernel, no cgroup, rootless without access)."""
@@ -71,13 +71,13 @@ def kill_dir(d: str | None) -> bool:
     return True
 
 
-def is_frozen_dir(d: str) -> bool:
+def is_frozen_dir(d):
     if not ospath.isdir(d):
         return False
     return _events(d).get("frozen") == 1
 
 
-def enable_controllers(top: str, leaf: str) -> None:
+def enable_controllers(top, leaf):
     """Enable every available controller in each ``cgroup.subtree_control``
     from ``top`` (the mount point) down to the leaf's parent."""
     rel = ospath.relpath(leaf, top)
@@ -125,11 +125,11 @@ _DEV_TYPE = {"b": 1, "c": 2}
 _DEV_ACC = {"m": 1, "r": 2, "w": 4}
 
 
-def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+def _insn(code, dst=0, src=0, off=0, imm=0):
     return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
 
 
-def device_filter_program(devices) -> bytes:
+def device_filter_program(devices):
     """Compile OCI device rules to a cgroup-device eBPF program.
 
     Semantics: default deny; the *last* matching rule decides.  An allow
@@ -148,7 +148,7 @@ def device_filter_program(devices) -> bytes:
     ]
     terminal = False
     for r in reversed(rules):
-        conds: list[tuple] = []  # (code, dst, imm) jumps to "next rule" when true
+        conds = []  # (code, dst, imm) jumps to "next rule" when true
         if r.type != "a":
             conds.append((JNE_K, 2, _DEV_TYPE[r.type], None))
         acc = sum(_DEV_ACC[c] for c in r.access)
@@ -162,7 +162,7 @@ def device_filter_program(devices) -> bytes:
             conds.append((JNE_K, 4, r.major, None))
         if r.minor >= 0:
             conds.append((JNE_K, 5, r.minor, None))
-        block: list = []
+        block = []
         for code, dst, imm, mask in conds:
             if mask is not None:
                 block.append(_insn(MOV32X, 1, 3))
@@ -195,7 +195,7 @@ class _Bpf:
             raise CgroupError("linux.resources.devices: bpf(2) syscall number unknown for this architecture")
         self.nr = nr
 
-    def call(self, cmd: int, attr) -> int:
+    def call(self, cmd, attr):
         c = self.ctypes
         r = self.libc.syscall(c.c_long(self.nr), c.c_int(cmd), attr, c.c_uint(c.sizeof(attr)))
         if r < 0:
@@ -203,7 +203,7 @@ class _Bpf:
             raise OSError(e, posix.strerror(e))
         return r
 
-    def load(self, insns: bytes) -> int:
+    def load(self, insns):
         c = self.ctypes
         code = c.create_string_buffer(insns, len(insns))
         lic = c.create_string_buffer(b"Apache-2.0")
@@ -223,7 +223,7 @@ class _Bpf:
                                   + (f" ({msg[-1]})" if msg else "")) from None
             return fd
 
-    def query(self, cgfd: int) -> list[int]:
+    def query(self, cgfd):
         c = self.ctypes
         ids = (c.c_uint32 * 64)()
         attr = c.create_string_buffer(128)
@@ -232,23 +232,23 @@ class _Bpf:
         cnt = struct.unpack_from("<I", attr, 24)[0]
         return list(ids[:cnt])
 
-    def fd_by_id(self, prog_id: int) -> int:
+    def fd_by_id(self, prog_id):
         attr = self.ctypes.create_string_buffer(128)
         struct.pack_into("<I", attr, 0, prog_id)
         return self.call(BPF_PROG_GET_FD_BY_ID, attr)
 
-    def attach(self, cgfd: int, progfd: int) -> None:
+    def attach(self, cgfd, progfd):
         attr = self.ctypes.create_string_buffer(128)
         struct.pack_into("<IIII", attr, 0, cgfd, progfd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)
         self.call(BPF_PROG_ATTACH, attr)
 
-    def detach(self, cgfd: int, progfd: int) -> None:
+    def detach(self, cgfd, progfd):
         attr = self.ctypes.create_string_buffer(128)
         struct.pack_into("<III", attr, 0, cgfd, progfd, BPF_CGROUP_DEVICE)
         self.call(BPF_PROG_DETACH, attr)
 
 
-def set_device_filter(directory: str, devices) -> None:
+def set_device_filter(directory, devices):
     """Replace the device eBPF program(s) attached to a cgroup2 directory."""
     insns = device_filter_program(devices)
     bpf = _Bpf()
@@ -285,7 +285,7 @@ def set_device_filter(directory: str, devices) -> None:
         posix.close(cgfd)
 
 
-def attached_device_programs(directory: str) -> list[int]:
+def attached_device_programs(directory):
     """Ids of device programs attached directly to ``directory``."""
     cgfd = posix.open(directory, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
     try:
@@ -308,19 +308,19 @@ class V2Manager(Manager):
         super().__init__(container_id, cgroups_path, {"": paths[""]}, **kw)
 
     @property
-    def dir(self) -> str:
+    def dir(self):
         return self.paths[""]
 
-    def _after_create(self) -> None:
+    def _after_create(self):
         if "" in self.skipped:
             return
         top = self.mountpoints.get("") or ospath.dirname(self.dir)
         enable_controllers(top, self.dir)
 
-    def _pids_dir(self) -> str | None:
+    def _pids_dir(self):
         return self.path("")
 
-    def set(self, resources: dict | None) -> None:
+    def set(self, resources):
         if not resources:
             return
         if "" in self.skipped:
@@ -347,7 +347,7 @@ class V2Manager(Manager):
         if resources.get("devices") is not None:
             set_device_filter(self.dir, resources["devices"])
 
-    def _prepare_update(self, resources: dict) -> dict:
+    def _prepare_update(self, resources):
         res_mod.update_checks(resources)
         resources = dict(resources)
         d = self.dir
@@ -380,19 +380,19 @@ class V2Manager(Manager):
             return None
         return OomEvents(self.dir)
 
-    def kill_all(self) -> bool:
+    def kill_all(self):
         return kill_dir(self.path(""))
 
-    def freeze(self) -> None:
+    def freeze(self):
         freeze_dir(self.dir)
 
-    def thaw(self) -> None:
+    def thaw(self):
         thaw_dir(self.dir)
 
-    def is_frozen(self) -> bool:
+    def is_frozen(self):
         return is_frozen_dir(self.dir)
 
-    def stats(self) -> dict:
+    def stats(self):
         """runc ``events --stats`` data for cgroup v2 (runtime/cgroups/stats.py)."""
         from .stats import v2_stats
 
@@ -406,7 +406,7 @@ class OomEvents:
 
     events = 0x002  # POLLPRI (kernfs adds POLLERR)
 
-    def __init__(self, directory: str):
+    def __init__(self, directory):
         self.gone = False
         try:
             self.fd = posix.open(ospath.join(directory, "memory.events"), posix.O_RDONLY | posix.O_CLOEXEC)
@@ -414,7 +414,7 @@ class OomEvents:
             raise CgroupError(f"memory.events in {directory}: {e.strerror}") from None
         self.last = self._kills()
 
-    def _kills(self) -> int:
+    def _kills(self):
         posix.lseek(self.fd, 0, 0)
         text = posix.read(self.fd, 4096).decode(errors="replace")  # the read also re-arms POLLPRI
         for line in text.splitlines():
@@ -423,7 +423,7 @@ class OomEvents:
                 return int(v or 0)
         return 0
 
-    def check(self) -> int:
+    def check(self):
         try:
             n = self._kills()
         except (OSError, ValueError):
@@ -432,7 +432,7 @@ class OomEvents:
         new, self.last = n - self.last, n
         return max(new, 0)
 
-    def close(self) -> None:
+    def close(self):
         if self.fd >= 0:
             posix.close(self.fd)
             self.fd = -1
