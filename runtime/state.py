@@ -262,10 +262,12 @@ class Container:
     JOURNAL = "journal"
 
     def journal(self, kind, path, ours=True):
+        """Journal one path, or a list of paths in one write."""
         if self._journal is None:
             self._journal = posix.open(f"{self.dir}/{self.JOURNAL}",
                                        posix.O_WRONLY | posix.O_APPEND | posix.O_CREAT | posix.O_CLOEXEC, 0o600)
-        posix.write(self._journal, (jsonio.dumps([kind, path, ours]) + "\n").encode())
+        lines = [jsonio.dumps([kind, p, ours]) for p in ([path] if isinstance(path, str) else path)]
+        posix.write(self._journal, ("\n".join(lines) + "\n").encode())
 
     def journal_entries(self, kind, kinds=None):
         """Paths journaled as `kind`, in order, without those later marked not ours.

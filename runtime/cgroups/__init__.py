@@ -416,14 +416,43 @@ class Manager:
     def exists(self):
         return any(ospath.isdir(d) for d in self._dirs())
 
-    def _mkdirs(self, sub, leaf):
+    def _below(self, sub, leaf):
+        """(the mount point of `sub`'s hierarchy, leaf relative to it)."""
         top = self.mountpoints.get(sub) or ospath.dirname(leaf)
         base = top.rstrip("/") + "/"
         rel = leaf[len(base):] if leaf.startswith(base) and "/." not in leaf and "//" not in leaf \
             else ospath.relpath(leaf, top)
         if rel == "." or rel.startswith(".."):
             raise CgroupError(f"cgroup path {leaf}: not below its mount point {top}")
+        return top, rel
+
+    def _missing(self, sub, leaf):
+        """The directories from `leaf` up that are not there yet, parents first."""
+        top, rel = self._below(sub, leaf)
+        dirs, cur = [], top
+        for comp in rel.split("/"):
+            cur = ospath.join(cur, comp)
+            dirs.append(cur)
+        missing = []
+        for d in reversed(dirs):
+            if ospath.isdir(d):
+                break
+            missing.append(d)
+        return missing[::-1]
+
+    def _mkdirs(self, sub, leaf, missing=None):
+        """Make leaf and its missing parents.  `missing`: those create() found missing
+        and journaled already; made in turn unless one's parent vanished meanwhile,
+        when the whole path is walked again (journaling what it makes)."""
         journal = self.journal
+        if missing is not None:
+            try:
+                for cur in missing:
+                    self._mkdir(sub, cur, journal)
+                return
+            except FileNotFoundError:
+                pass
+        top, rel = self._below(sub, leaf)
         for attempt in range(5):
             cur = top
             try:
@@ -433,17 +462,7 @@ class Manager:
                         if ospath.isdir(cur):
                             continue
                         journal(cur)
-                    try:
-                        posix.mkdir(cur, 0o755)
-                    except FileExistsError:
-                        if journal is not None:
-                            journal(cur, False)
-                        continue
-                    if cur not in self.created:
-                        self.created.append(cur)
-                    if journal is not None:
-                        _test_step("create-cgroup-mkdir")
-                    self._on_created(sub, cur)
+                    self._mkdir(sub, cur, journal)
                 return
             except FileNotFoundError:
                 # A parent vanished under us (another container's destroy
@@ -451,18 +470,40 @@ class Manager:
                 if attempt == 4:
                     raise
 
+    def _mkdir(self, sub, cur, journal):
+        """mkdir one journaled directory; one that someone else made first is marked
+        not ours in the journal."""
+        try:
+            posix.mkdir(cur, 0o755)
+        except FileExistsError:
+            if journal is not None:
+                journal(cur, False)
+            return
+        if cur not in self.created:
+            self.created.append(cur)
+        if journal is not None:
+            _test_step("create-cgroup-mkdir")
+        self._on_created(sub, cur)
+
     def _on_created(self, sub, directory):
         """Hook for per-directory initialisation (cpuset, subtree_control)."""
 
     def create(self):
-        """Create the cgroup directory in every hierarchy (idempotent)."""
-        done = set()
+        """Create the cgroup directory in every hierarchy (idempotent).  With a journal,
+        every directory missing is journaled first, in one write."""
+        todo = {}
         for sub, d in self.paths.items():
-            if sub in self.skipped or d in done:
-                continue
-            done.add(d)
+            if sub not in self.skipped and d not in todo.values():
+                todo[sub] = d
+        missing = None
+        if self.journal is not None:
+            missing = {sub: self._missing(sub, d) for sub, d in todo.items()}
+            every = [m for ms in missing.values() for m in ms]
+            if every:
+                self.journal(every)
+        for sub, d in todo.items():
             try:
-                self._mkdirs(sub, d)
+                self._mkdirs(sub, d, None if missing is None else missing[sub])
             except OSError as e:
                 if self.rootless and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                     self.skipped += [s for s, p in self.paths.items() if p == d]
