@@ -162,6 +162,10 @@ ffibuilder.cdef(
        inheritable), data[3..5] the high word; version 3 of the ABI. */
     int pyrunc_capget(int pid, uint32_t *data);
     int pyrunc_capset(const uint32_t *data);
+    /* the bounding set (PR_CAPBSET_READ of 0..63) as a mask; PR_CAPBSET_DROP of each
+       capability in drop (-1 with errno, *failed = its number, on the first refused) */
+    uint64_t pyrunc_bounding_set(void);
+    int pyrunc_bounding_drop(uint64_t drop, int *failed);
 
     /* close_range(2); CLOSE_RANGE_CLOEXEC marks instead of closing */
     int pyrunc_close_range(unsigned int first, unsigned int last, unsigned int flags);

@@ -71,6 +71,31 @@ static int pyrunc_capset(const uint32_t *data)
     return (int)syscall(SYS_capset, &hdr, d);
 }
 
+/* The bounding set as a mask: PR_CAPBSET_READ of capabilities 0..63, as one call
+ * (it needs no /proc; the kernel refuses a number it does not know). */
+static uint64_t pyrunc_bounding_set(void)
+{
+    uint64_t mask = 0;
+    for (int n = 0; n < 64; n++) {
+        if (prctl(PR_CAPBSET_READ, n, 0, 0, 0) == 1)
+            mask |= (uint64_t)1 << n;
+    }
+    return mask;
+}
+
+/* PR_CAPBSET_DROP of each capability in `drop`, lowest first: 0, or -1 with errno
+ * set and *failed the number the kernel refused. */
+static int pyrunc_bounding_drop(uint64_t drop, int *failed)
+{
+    for (int n = 0; n < 64; n++) {
+        if ((drop >> n & 1) && prctl(PR_CAPBSET_DROP, n, 0, 0, 0) != 0) {
+            *failed = n;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int pyrunc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
                           uint64_t resolve)
 {

@@ -41,11 +41,7 @@ def grantable():
     side calls this after pivot_root) and fails for a number the kernel does not know."""
     from runtime._native import lib
 
-    mask = 0
-    for n in range(len(NAMES)):
-        if lib.prctl(lib.PR_CAPBSET_READ, n, 0, 0, 0) == 1:
-            mask |= 1 << n
-    return mask
+    return lib.pyrunc_bounding_set() & ((1 << len(NAMES)) - 1)
 
 
 def ungrantable(caps, ok=None):
@@ -90,11 +86,11 @@ def apply_bounding(bounding_mask):
     """Drop from the bounding set every capability not in bounding_mask (needs CAP_SETPCAP)."""
     from runtime._native import ffi, lib
 
-    top = last_cap()
-    for n in range(top + 1):
-        if not bounding_mask & (1 << n) and lib.prctl(lib.PR_CAPBSET_READ, n, 0, 0, 0) == 1:
-            if lib.prctl(lib.PR_CAPBSET_DROP, n, 0, 0, 0) != 0:
-                raise RuntimeFailure(f"drop capability {NAMES[n] if n < len(NAMES) else n} from the bounding set: errno {ffi.errno}")
+    failed = ffi.new("int *")
+    if lib.pyrunc_bounding_drop(lib.pyrunc_bounding_set() & ~bounding_mask, failed) != 0:
+        n = failed[0]
+        raise RuntimeFailure(f"drop capability {NAMES[n] if n < len(NAMES) else n} from the bounding set: "
+                             f"{posix.strerror(ffi.errno)}")
 
 
 def apply_sets(m):
@@ -113,7 +109,7 @@ def apply_sets(m):
     # The kernel raises an ambient capability only if it is also permitted and
     # inheritable; like runc, one that is not is skipped (`pyrunc check` reports it).
     raisable = m["ambient"] & m["permitted"] & m["inheritable"]
-    for n in range(last_cap() + 1):
+    for n in range(raisable.bit_length()):
         if raisable & (1 << n):
             if lib.prctl(lib.PR_CAP_AMBIENT, lib.PR_CAP_AMBIENT_RAISE, n, 0, 0) != 0:
                 raise RuntimeFailure(f"process.capabilities.ambient: cannot raise {NAMES[n]}: "

@@ -135,3 +135,24 @@ def test_unit_ungrantable_and_masks():
     m = capabilities.masks({"bounding": ["CAP_CHOWN", "CAP_NOPE"]})
     assert m["bounding"] == 1 << capabilities.NUMBERS["CAP_CHOWN"]
     assert m["effective"] == 0
+
+
+def test_unit_grantable_is_this_process_bounding_set():
+    """grantable() (one native call, no /proc) says what /proc/self/status says."""
+    from runtime import capabilities
+
+    assert capabilities.grantable() == capabilities.host_bounding() & ((1 << len(capabilities.NAMES)) - 1)
+
+
+def test_bounding_set_inside_is_what_the_config_says(rt, cid, make_bundle):
+    """The container's CapBnd is exactly process.capabilities.bounding (what the host
+    can grant of it): every other capability dropped."""
+    keep = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_CHECKPOINT_RESTORE"]
+    b = make_bundle(["sh", "-c", "grep CapBnd /proc/self/status"],
+                    process={"capabilities": {"bounding": keep, "effective": [], "permitted": []}})
+    r = rt.run(cid, b)
+    assert r.rc == 0, r
+    from runtime import capabilities
+
+    want = sum(1 << capabilities.NUMBERS[c] for c in keep) & capabilities.host_bounding()
+    assert int(r.out.split()[-1], 16) == want, r.out
