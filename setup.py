@@ -32,14 +32,13 @@ def _site_dirs():
     the installed command puts on sys.path without importing `site`.  Read from
     sysconfig's default scheme, which is the environment's own (a venv's
     site-packages; Debian's /usr/local/lib/pythonX.Y/dist-packages; upstream's
-    site-packages), as paths relative to the parent of its scripts directory, so a
-    wheel built here and installed into another environment still finds its own
-    copy; plus, for a venv that sees the system's packages, those (absolute)."""
+    site-packages); plus, for a venv that sees the system's packages, those.  (A
+    wheel built here and installed into another environment is not run from the
+    BIN_DIR written beside them, so its command searches from its own place.)"""
     import sysconfig
 
     paths = sysconfig.get_paths()
-    base = os.path.dirname(paths["scripts"])
-    dirs = [os.path.relpath(paths[k], base) for k in ("purelib", "platlib")]
+    dirs = [paths[k] for k in ("purelib", "platlib")]
     if sys.prefix != sys.base_prefix:
         cfg = os.path.join(sys.prefix, "pyvenv.cfg")
         try:
@@ -59,12 +58,21 @@ def _site_dirs():
 
 
 class BuildScripts(build_scripts):
-    """bin/pyrunc runs as `<this python> -IS`: no site, no .pth files on each call.
+    """bin/pyrunc runs as `<this python> -IS`: the interpreter starts isolated and
+    without `site`, so no .pth file of site-packages runs on each call (every
+    container operation is a new process: start-up is latency).
 
     setuptools and pip would rewrite a `#!python` line and drop the flags, so the
     final line is written here, after their step, with the import directories of
-    the environment being installed into (bin/pyrunc's SITE_DIRS) and its scripts
-    directory (BIN_DIR: run from there, the command searches for nothing)."""
+    the environment being installed into (bin/pyrunc's SITE_DIRS): a call reads no
+    pyvenv.cfg and imports no `site` (whose answers, under -S, differ between
+    Debian's patched build and upstream CPython); and its scripts directory
+    (BIN_DIR).  The script is compiled anew on every call (a script gets no .pyc;
+    compiling its ~15 statements is ~0.1 ms), so run from BIN_DIR it compiles those
+    only and imports nothing before runtime/__init__.py; from any other place (a
+    copy, a symlink, the source tree), or when SITE_DIRS do not hold pyrunc (a wheel
+    built for one environment, installed into another), it runs _SEARCH, source text
+    compiled only then, which works them out from the script's real place."""
 
     def run(self):
         super().run()

@@ -10,6 +10,10 @@ interpreter is left to the standard machinery, as is any module not in a list, s
 list is only ever a matter of speed, never of what runs.  runtime/cli.py holds the
 lists (one per command, in dependency order); tests/test_imports.py checks that they
 stay complete.
+
+The C extension runtime._native is preloaded too, from its path (the first of the
+interpreter's extension suffixes that is there, as import takes it): the import
+machinery would list runtime/ to find it (~0.1 ms).
 """
 import _imp
 import marshal
@@ -33,6 +37,15 @@ def preload(names):
         if name in modules or parent not in modules or not name.startswith("runtime."):
             continue  # imported already; its package was not (left to the machinery); not ours
         rel = name[8:].replace(".", "/")  # after "runtime."
+        if rel in _EXTENSIONS:  # the first file of the name import would take
+            for suffix in _SUFFIXES:
+                try:
+                    posix.stat(f"{_DIR}/{rel}{suffix}")
+                except OSError:
+                    continue
+                load_extension(name, f"{_DIR}/{rel}{suffix}", modules[parent], child)
+                break
+            continue
         head, _, leaf = rel.rpartition("/")
         d = f"{_DIR}/{head}" if head else _DIR
         if rel in _PACKAGES:
@@ -76,6 +89,30 @@ def preload(names):
         setattr(modules[parent], child, module)
 
 
+def load_extension(name, path, parent, child):
+    """Import the C extension module `name` from the file `path` as import would (its
+    spec, sys.modules entry, binding on `parent` as `child`)."""
+    loader = _EXT.ExtensionFileLoader(name, path)
+    spec = _BOOT.ModuleSpec(name, loader, origin=path)
+    spec.has_location = True
+    module = _BOOT.module_from_spec(spec)  # dlopen and PyInit
+    sys.modules[name] = module
+    try:
+        loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    setattr(parent, child, module)
+
+
+def command():
+    """runtime.cli.run, with what it imports preloaded (bin/pyrunc calls this)."""
+    preload(CLI)
+    from runtime.cli import run
+
+    return run
+
+
 def _current(data, st, src):
     """Whether a .pyc's header says it is of this interpreter and of this source, by
     the rule import applies: the source's mtime and size for a timestamp .pyc; for a
@@ -108,3 +145,6 @@ CLI = ("runtime.jsonio", "runtime.log", "runtime.errors", "runtime.cli")
 
 #: the sub-packages of runtime/ (a name among them is a directory with __init__.py)
 _PACKAGES = ("commands", "cgroups")
+#: the C extensions of runtime/ (runtime/<name><an extension suffix>)
+_EXTENSIONS = ("_native",)
+_SUFFIXES = _imp.extension_suffixes()

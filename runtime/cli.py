@@ -287,10 +287,10 @@ PRELOAD = {
     "kill": _STATE + ("runtime.commands.kill",),
     "list": _STATE + ("runtime.commands.list",),
     "delete": ("runtime.commands", "runtime.cgroupdirs", "runtime.state", "runtime.commands.delete"),
-    "create": _STATE + ("runtime.ospath", "runtime.container", "runtime.commands.create") + _MAKE,
-    "run": _STATE + ("runtime.ospath", "runtime.container", "runtime.commands.run") + _MAKE + ("runtime.commands.start",
+    "create": _STATE + ("runtime._native", "runtime.ospath", "runtime.container", "runtime.commands.create") + _MAKE,
+    "run": _STATE + ("runtime._native", "runtime.ospath", "runtime.container", "runtime.commands.run") + _MAKE + ("runtime.commands.start",
                                                                               "runtime.commands.delete"),
-    "exec": _STATE + ("runtime.ospath", "runtime.container", "runtime.commands.exec", "runtime.capabilities") + _CGROUPS + (
+    "exec": _STATE + ("runtime._native", "runtime.ospath", "runtime.container", "runtime.commands.exec", "runtime.capabilities") + _CGROUPS + (
         "runtime.namespaces", "runtime.process", "runtime.init", "runtime.sync"),
     "pause": _STATE + ("runtime.ospath", "runtime.container", "runtime.commands.pause") + _CGROUPS,
     "resume": _STATE + ("runtime.ospath", "runtime.container", "runtime.commands.resume") + _CGROUPS,

@@ -87,7 +87,7 @@ def test_create_run_exec_import_nothing_slow(rt, cid, new_cid, make_bundle, impo
     seen["run"] = imports("run", "--bundle", make_bundle(["true"]).path, other)
     assert not state_dir_exists(rt, other)
     for command, modules in seen.items():
-        assert "runtime" in modules and "runtime._native" in modules, (command, modules)
+        assert "runtime" in modules, (command, modules)
         modules |= set(runtime.CLI) | set(PRELOAD[command])  # runtime.preload's, not listed there
         assert not modules & CREATE_PATH_FORBIDDEN, (command, sorted(modules & CREATE_PATH_FORBIDDEN))
 
@@ -95,9 +95,9 @@ def test_create_run_exec_import_nothing_slow(rt, cid, new_cid, make_bundle, impo
 @pytest.mark.pyrunc_only
 def test_lifecycle_commands_preload_all_their_modules(rt, cid, new_cid, make_bundle, imports, tdir):
     """Each lifecycle command an engine calls per container, on a real container: the
-    only runtime modules the standard machinery imports are the package itself and the
-    C extension runtime._native (a .so, not preloadable); everything else came through
-    runtime.preload, so a PRELOAD list that misses a module fails here."""
+    only runtime module the standard machinery imports is the package itself; everything
+    else, the C extension runtime._native too, came through runtime.preload, so a
+    PRELOAD list that misses a module fails here."""
     rt.track(cid)
     seen = {"create": imports("create", "--bundle", make_bundle(["sleep", "1000"]).path, cid),
             "start": imports("start", cid),
@@ -115,7 +115,7 @@ def test_lifecycle_commands_preload_all_their_modules(rt, cid, new_cid, make_bun
     rt.track(other)
     seen["run"] = imports("run", "--bundle", make_bundle(["true"]).path, other)
     for command, modules in seen.items():
-        left = {m for m in modules if m.startswith("runtime")} - {"runtime", "runtime._native"}
+        left = {m for m in modules if m.startswith("runtime")} - {"runtime"}
         assert not left, (command, sorted(left))
 
 
@@ -149,6 +149,34 @@ def test_preload_makes_the_modules_import_would(tdir):
                         "import runtime.cgroups.v1"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "runtime.cgroups" not in p.stderr and "runtime.cgroupdirs" not in p.stderr, p.stderr
+
+
+def test_preload_loads_the_extension_import_would(tdir):
+    """runtime._native, preloaded, comes from the file a plain import takes, with the
+    same spec and attributes, bound on the package, without the machinery (importtime
+    does not list it); under another of the interpreter's extension suffixes too."""
+    import importlib.machinery
+
+    lib = os.path.join(tdir, "lib")
+    pkg = compiled_copy(lib)
+    site = [p for p in sys.path if p.endswith("-packages")]  # cffi's backend
+    probe = ("import sys; sys.path += {site!r}; import runtime; {pre}import runtime._native as x; "
+             "print(repr((x.__name__, x.__file__, x.__spec__.origin, x.__spec__.has_location, x.__spec__.parent, "
+             "type(x.__loader__).__name__, x.__loader__.name, x.__loader__.path, x.__package__)), "
+             "x is runtime.__dict__['_native'], hasattr(x.lib, 'pyrunc_exit'))")
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES[:2]:  # the in-place build's, setup.py's (abi3)
+        for f in os.listdir(pkg):
+            if f.startswith("_native."):
+                os.rename(os.path.join(pkg, f), os.path.join(pkg, "_native" + suffix))
+        plain = _in_copy(lib, probe.format(site=site, pre=""))
+        pre = _in_copy(lib, probe.format(site=site, pre="runtime.preload(('runtime._native',)); "))
+        assert pre == plain and plain.endswith("True True\n") and suffix in plain, (pre, plain)
+        p = subprocess.run([sys.executable, "-IS", "-X", "importtime", "-c",
+                            f"import sys; sys.path.insert(0, {lib!r}); sys.path += {site!r}; import runtime; "
+                            "runtime.preload(('runtime._native',)); import runtime._native"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert "runtime._native" not in p.stderr, p.stderr
 
 
 def test_preload_leaves_stale_or_foreign_pyc_to_the_machinery(tdir):
