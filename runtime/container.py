@@ -458,7 +458,7 @@ def _spawn(c, config, pf, bundle, opts):
                 _save_pid(c, msg["pid"])
                 _reap(pid1)
                 pid1 = None
-            elif kind == "hooks":
+            elif kind == "hooks":  # sent only when the config has hooks
                 if pid1 is not None:  # stage 1 reports the pid before stage 2 goes on
                     raise RuntimeFailure("container init: stage 1 exited without reporting the pid")
                 # prestart, createRuntime and createContainer are lifecycle steps 3-5,
@@ -490,6 +490,8 @@ def _spawn(c, config, pf, bundle, opts):
 
                 seccomp.forward_listener(parent, linux["seccomp"], fds, state=spec_state(c, CREATING, c.pid), pid=c.pid)
             elif kind == "ready":
+                if pid1 is not None:  # stage 1 reports the pid before stage 2 is ready
+                    raise RuntimeFailure("container init: stage 1 exited without reporting the pid")
                 break
             elif kind == "error":
                 raise RuntimeFailure(msg["msg"])

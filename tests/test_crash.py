@@ -26,6 +26,9 @@ START_STEPS = [s for s in STEPS if s.startswith("start-")]
 DELETE_STEPS = [s for s in STEPS if s.startswith("delete-")]
 RUN_STEPS = CREATE_STEPS + START_STEPS + ["run-waiting"]
 EXEC_STEPS = [s for s in STEPS if s.startswith("exec-")]
+# reached only when the config has hooks (without, create skips the exchange)
+HOOK_STEPS = ("create-hooks", "stage2-hooks-done")
+HOOKS = {"createRuntime": [{"path": "/bin/true"}]}
 
 
 def _env(step, stop_file):
@@ -84,7 +87,7 @@ def test_every_step_is_reached(rt, make_bundle, new_cid, tdir):
     create/start/delete and one foreground run records every name in STEPS."""
     trace = os.path.join(tdir, "trace")
     env = _env("trace", trace)
-    b = make_bundle(["sleep", "1000"])
+    b = make_bundle(["sleep", "1000"], hooks=HOOKS)
     a = new_cid()
     assert rt.create(a, b, env=env).rc == 0
     assert rt.start(a, env=env).rc == 0
@@ -97,9 +100,25 @@ def test_every_step_is_reached(rt, make_bundle, new_cid, tdir):
     assert seen == set(STEPS), f"never reached: {set(STEPS) - seen}; unknown: {seen - set(STEPS)}"
 
 
+def test_create_without_hooks_skips_the_hooks_exchange(rt, make_bundle, new_cid, tdir):
+    """No hooks in the config: stage 2 does not wait for the runtime to run any (one
+    round trip less per create); the container still comes up and runs."""
+    trace = os.path.join(tdir, "trace")
+    a = new_cid()
+    rt.track(a)
+    assert rt.create(a, make_bundle(["sleep", "1000"]), env=_env("trace", trace)).rc == 0
+    with open(trace) as f:
+        seen = {line.split()[0] for line in f if line.strip()}
+    assert "stage2-rootfs" in seen and "create-saved" in seen, seen
+    assert not seen & set(HOOK_STEPS), seen
+    assert rt.start(a).rc == 0
+    assert rt.state(a)["status"] == "running"
+    assert rt.delete(a, force=True).rc == 0
+
+
 @pytest.mark.parametrize("step", CREATE_STEPS)
 def test_kill9_create_at_every_step(rt, make_bundle, cid, tdir, step):
-    b = make_bundle(["sleep", "1000"])
+    b = make_bundle(["sleep", "1000"], **({"hooks": HOOKS} if step in HOOK_STEPS else {}))
     rt.track(cid)
     _kill_at(rt, step, tdir, "create", "--bundle", b.path, cid)
     if os.path.exists(os.path.join(rt.root, cid)):
@@ -124,7 +143,7 @@ def test_kill9_start_at_every_step(rt, make_bundle, cid, tdir, step):
 
 @pytest.mark.parametrize("step", RUN_STEPS)
 def test_kill9_run_at_every_step(rt, make_bundle, cid, tdir, step):
-    b = make_bundle(["sleep", "1000"])
+    b = make_bundle(["sleep", "1000"], **({"hooks": HOOKS} if step in HOOK_STEPS else {}))
     rt.track(cid)
     _kill_at(rt, step, tdir, "run", "--bundle", b.path, cid)
     _assert_gone(rt, cid)
