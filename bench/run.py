@@ -30,7 +30,10 @@ commit measured) and ``--compare FILE`` shows an earlier run's pyrunc column
 beside this one.
 
 Each runtime gets its own temporary ``--root``; every container gets a
-``cgroupsPath`` under ``/pyrunc-bench/``.  Containers, state dirs, bundles and
+``cgroupsPath`` under ``/pyrunc-bench/``, a parent the bench makes in every
+hierarchy before it measures (as an engine's parent is there: make_parents), and
+the roots are on a tmpfs the bench mounts in its work directory (as /run is:
+state_tmpfs).  Containers, state dirs, bundles and
 the cgroups of the bench's ids are removed on the way out, even on Ctrl-C or a
 failure; cgroups a runtime left behind are reported and removed.
 
@@ -716,6 +719,57 @@ def parents_before() -> set[str]:
             if os.path.isdir(os.path.join(h, CG_PARENT))}
 
 
+def make_parents(had_parent: set[str]) -> None:
+    """The cgroup parent of the bench's containers, made in every hierarchy before
+    any runtime is measured, as an engine's parent (/docker, kubepods, machine.slice)
+    is there when a runtime creates a container in it: each runtime then makes and
+    removes only its containers' own cgroups.  Without it the first runtime measured
+    makes and removes the parent with every container (pyrunc and crun remove an
+    empty parent they made; runc leaves it, so the runtimes after it find it there).
+    A cpuset parent gets its root's cpus and mems, a cgroup2 one the controllers its
+    root enables; cleanup() removes what this made."""
+    for h in cgroup_hierarchies():
+        parent = os.path.join(h, CG_PARENT)
+        if parent in had_parent:
+            continue
+        try:
+            os.mkdir(parent, 0o755)
+        except FileExistsError:
+            continue
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            try:
+                with open(os.path.join(h, name)) as f:
+                    value = f.read().strip()
+                with open(os.path.join(parent, name), "w") as f:
+                    f.write(value)
+            except OSError:
+                pass
+        try:
+            with open(os.path.join(h, "cgroup.subtree_control")) as f:
+                enabled = f.read().split()
+            if enabled:
+                with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
+                    f.write(" ".join(f"+{c}" for c in enabled))
+        except OSError:
+            pass
+
+
+def state_tmpfs(workdir: str, notes: list[str]) -> str:
+    """A tmpfs for the runtimes' --root directories and pid files, as /run is one on
+    the hosts engines run on: on a disk filesystem each runtime's state writes and
+    removals pay for block allocation (ext4 allocates a file renamed over another at
+    once; unlinking it then costs ~0.4 ms), which is not what an engine's node pays.
+    cleanup() unmounts it (unmount_under(workdir)).  Where it cannot be mounted the
+    state stays on workdir's filesystem, and the notes say so."""
+    path = os.path.join(workdir, "run")
+    os.makedirs(path)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=64m", "pyrunc-bench", path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        notes.append(f"state roots on {workdir}'s filesystem, not tmpfs: mount: {r.stderr.strip()}")
+    return path
+
+
 def unmount_under(path: str) -> None:
     prefix = os.path.realpath(path).rstrip("/") + "/"
     try:
@@ -1085,8 +1139,10 @@ def main(argv=None) -> int:
         log(f"building the busybox rootfs in {workdir}")
         rootfs = cb.make_rootfs(os.path.join(workdir, "rootfs"))
         cb._remove_template()
+        make_parents(had_parent)
+        run_dir = state_tmpfs(workdir, notes)
         for rt in rts:
-            rt.root = os.path.join(workdir, f"root-{rt.name}")
+            rt.root = os.path.join(run_dir, f"root-{rt.name}")
             os.makedirs(rt.root)
             rt.version = runtime_version(rt.argv)
             if rt.name == "crun" and hybrid_with_v2_controllers():
@@ -1119,7 +1175,7 @@ def main(argv=None) -> int:
             try:
                 results[rt.name] = in_child(
                     rt, measure_runtime, rt, bundles, ids, a.runs, a.warmup,
-                    os.path.join(workdir, f"io-{rt.name}"), hyperfine,
+                    os.path.join(run_dir, f"io-{rt.name}"), hyperfine,
                     par_bundles, par_ids, a.parallel_jobs, a.parallel_rounds)
             except BenchError as e:
                 log(f"{rt.name} FAILED: {e}")
