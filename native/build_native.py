@@ -116,6 +116,12 @@ ffibuilder.cdef(
        child starts in its new namespaces, one fork instead of unshare + fork */
     int pyrunc_clone3(uint64_t flags, int cgroup_fd);
 
+    /* a network namespace made by a thread while the caller goes on: start (0 or an
+       errno), then take (joins the thread: the namespace's fd, or -1 with errno) */
+    struct pyrunc_netns { int fd; int err; ...; };
+    int pyrunc_netns_start(struct pyrunc_netns *job);
+    int pyrunc_netns_take(struct pyrunc_netns *job);
+
     /* the sync channel: an AF_UNIX SOCK_SEQPACKET pair (CLOEXEC), messages with up to
        16 fds (SCM_RIGHTS); recv closes fds beyond maxfds and sets *nfds */
     int pyrunc_seqpacket_pair(int *sv);

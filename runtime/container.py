@@ -346,6 +346,19 @@ def create(opts, *, for_run=False):
     warn_ungrantable((config.get("process") or {}).get("capabilities"), log.warn)
     test_step("create-validated")
 
+    from runtime import init, namespaces
+
+    pf.network_ahead = None
+    if "network" in pf.plan.new and init.single_stage_ok(pf.plan, config):  # made while we go on
+        pf.network_ahead = namespaces.NetworkAhead()
+    try:
+        return _create_validated(root, cid, config, pf, bundle, opts)
+    finally:
+        if pf.network_ahead is not None:
+            pf.network_ahead.discard()  # not taken (create failed before its clone)
+
+
+def _create_validated(root, cid, config, pf, bundle, opts):
     c = Container.new(root, cid)
     mgr = pf.cgroups
     try:
@@ -426,7 +439,15 @@ def _spawn(c, config, pf, bundle, opts):
     pid1 = -1
     single = init.single_stage_ok(plan, config)
     if single:  # one child, cloned straight into its namespaces (see init.py)
-        pid1, job.in_unified = _fork_into(mgr, plan.unshare_flags())
+        flags = plan.unshare_flags()
+        netns = pf.network_ahead.take() if pf.network_ahead is not None else None
+        if netns is not None:  # made ahead: the child joins it (job.ns_fds is ns_fds)
+            ns_fds.append(("network", netns))
+            flags &= ~namespaces.TYPES["network"][0]
+        pid1, job.in_unified = _fork_into(mgr, flags)
+        if pid1 < 0 and netns is not None:  # two stages instead: they make their own
+            ns_fds.remove(("network", netns))
+            posix.close(netns)
     if pid1 < 0:  # two stages (or clone3 refused the flags: stage 1 says why)
         single = False
         pid1, job.in_unified = _fork_into(mgr)

@@ -254,3 +254,29 @@ def test_usual_container_is_one_clone(rt, cid, make_bundle, tdir, extra, one_clo
         p.send_signal(signal.SIGKILL)  # the child dies with it (PDEATHSIG)
         p.wait()
     assert rt.delete(cid, force=True).rc == 0
+
+
+def test_network_namespace_made_ahead_is_the_containers_own(rt, new_cid, make_bundle):
+    """create makes the container's new network namespace in a thread while it goes
+    on, and hands it to the container's init: the container's namespace is not the
+    host's and has lo up; a foreground run (a long-lived runtime process) keeps no
+    fd of it."""
+    host = os.readlink("/proc/self/ns/net")
+    cid = new_cid()
+    rt.track(cid)
+    r = rt.run(cid, make_bundle(["sh", "-c", "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags"]))
+    assert r.rc == 0, r
+    ns, flags = r.out.split()
+    assert ns != host and ns.startswith("net:["), r.out
+    assert int(flags, 16) & 1, r.out  # IFF_UP
+    cid = new_cid()
+    rt.track(cid)
+    p = rt.popen("run", "--bundle", make_bundle(["sleep", "1000"]).path, cid)
+    try:
+        assert rt.wait_status(cid, "running") == "running"
+        fds = os.listdir(f"/proc/{p.pid}/fd")
+        links = [os.readlink(f"/proc/{p.pid}/fd/{n}") for n in fds if os.path.exists(f"/proc/{p.pid}/fd/{n}")]
+        assert not [link for link in links if link.startswith("net:")], links
+    finally:
+        rt.kill(cid, "KILL")
+        p.wait(timeout=20)
