@@ -115,6 +115,10 @@ ffibuilder.cdef(
     /* clone3 with CLONE_NEW* flags (and CLONE_INTO_CGROUP when cgroup_fd >= 0): the
        child starts in its new namespaces, one fork instead of unshare + fork */
     int pyrunc_clone3(uint64_t flags, int cgroup_fd);
+    /* exec the container's pyrunc-init from fd (argv {arg0, arg1}, no environment),
+       the unmapping of this process's memory left to a task it reaps: only on
+       failure does it return (-1, errno) */
+    int pyrunc_exec_init(int fd, const char *arg0, const char *arg1);
 
     /* a network namespace made by a thread while the caller goes on: start (0 or an
        errno), then take (joins the thread: the namespace's fd, or -1 with errno) */

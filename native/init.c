@@ -5,7 +5,10 @@
  * sealed memfd copy, so that the waiting container costs little memory and the
  * host's binary is never reachable through /proc/<pid>/exe.
  *
- * Usage: pyrunc-init FD
+ * Usage: pyrunc-init FD [PID]
+ *
+ * PID: a child left by the exec that started us (runtime/_native's pyrunc_exec_init:
+ * it unmaps the runtime's memory off the runtime's way); reaped first thing.
  *
  * FD holds a list of NUL-terminated words, read in order:
  *   fifo N                      wait for one byte on fd N (the start signal);
@@ -665,22 +668,36 @@ static void send_listener(int sock, int listener)
     sys1(__NR_close, sock);
 }
 
+static long decimal(const char *a, const char *what)
+{
+    long v = 0;
+    if (*a == '\0')
+        die(what, 0, 127);
+    for (; *a; a++) {
+        if (*a < '0' || *a > '9' || v > 0x7fffffff / 10)
+            die(what, 0, 127);
+        v = v * 10 + (*a - '0');
+    }
+    return v;
+}
+
 static int init_main(int argc, char **argv)
 {
     /* exec made us dumpable again: until the container's program is exec'd (which
      * resets it), a process sharing our pid namespace and uid must not ptrace us or
      * open /proc/1/fd, where the start fifo and the instructions are (CVE-2016-9962). */
     sys5(__NR_prctl, K_PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (argc != 2)
-        die("usage: pyrunc-init FD", 0, 127);
-    long fd = 0;
-    const char *a = argv[1];
-    if (*a == '\0')
-        die("bad instruction fd", 0, 127);
-    for (; *a; a++) {
-        if (*a < '0' || *a > '9' || fd > 0x7fffffff / 10)
-            die("bad instruction fd", 0, 127);
-        fd = fd * 10 + (*a - '0');
+    if (argc != 2 && argc != 3)
+        die("usage: pyrunc-init FD [PID]", 0, 127);
+    long fd = decimal(argv[1], "bad instruction fd");
+    if (argc == 3) {
+        /* the task unmapping the runtime's memory: it exits as soon as it is done (our
+         * exec closed its pipe); reaped before anything else, so the container's
+         * program never sees a child it did not make */
+        long pid = decimal(argv[2], "bad pid"), w;
+        do
+            w = sys4(__NR_wait4, pid, 0, 0, 0);
+        while (w == -EINTR);
     }
     read_all((int)fd);
 

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
@@ -244,6 +245,54 @@ static void pyrunc_exit(int status)
         close(pyrunc_exit_pipe[0]);
     }
     _exit(status);
+}
+
+/* execveat(fd, "", {arg0, arg1, PID}, {}, AT_EMPTY_PATH), the container's
+ * pyrunc-init, leaving the unmapping of this process's memory to a task that shares
+ * it, as pyrunc_exit does for an exit: exec frees the old address space with its
+ * last user, and create waits for this exec (~0.8 ms of unmapping the interpreter's
+ * pages).  The task (pyrunc_exit_unmapper, on a stack of its own) is a child of
+ * this process: its PID goes to pyrunc-init, which reaps it first thing.  When the
+ * pipe or the clone is refused, a plain exec without PID.  Returns only on failure
+ * (-1, errno set), the task gone by then. */
+static char pyrunc_exec_stack[16384] __attribute__((aligned(64)));
+
+static int pyrunc_exec_init(int fd, const char *arg0, const char *arg1)
+{
+    char pid_word[24], digits[24];
+    char *argv[4] = { (char *)arg0, (char *)arg1, NULL, NULL };
+    char *envp[1] = { NULL };
+    sigset_t all, old;
+    long pid = -1;
+    int err, n = 0, i = 0;
+
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);  /* the task starts with every signal blocked */
+    if (pipe2(pyrunc_exit_pipe, O_CLOEXEC) == 0) {
+        pid = clone(pyrunc_exit_unmapper, pyrunc_exec_stack + sizeof(pyrunc_exec_stack),
+                    CLONE_VM | SIGCHLD, NULL);
+        close(pyrunc_exit_pipe[0]);
+        if (pid < 0)
+            close(pyrunc_exit_pipe[1]);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);  /* exec keeps the mask: the caller's again */
+    if (pid > 0) {
+        for (long v = pid; v > 0; v /= 10)
+            digits[n++] = (char)('0' + v % 10);
+        while (n > 0)
+            pid_word[i++] = digits[--n];
+        pid_word[i] = '\0';
+        argv[2] = pid_word;
+    }
+    syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+    err = errno;
+    if (pid > 0) {  /* the exec failed: let the task go, and wait until it is gone */
+        close(pyrunc_exit_pipe[1]);
+        while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    errno = err;
+    return -1;
 }
 
 /* clone3 with CLONE_NEW* flags: fork-like, the child starts in its new namespaces

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from conformance.bundle import CAPS, cap_bits
-from util import checker, checker_args, report_of, sh_out, shell
+from util import checker, checker_args, report_of, sh_out, shell, wait_file
 
 
 def test_args_exact(rt, cid, make_bundle):
@@ -270,3 +270,42 @@ def test_home_env_explicit_wins(rt, cid, make_bundle):
     rep = checker(rt, cid, make_bundle, "env",
                   process={"env": ["PATH=/bin", "HOME=/elsewhere"]})
     assert rep.env()["HOME"] == "/elsewhere"
+
+
+def test_the_program_is_alone_in_its_pid_namespace(rt, new_cid, make_bundle):
+    """create leaves the unmapping of its child's memory to a task that pyrunc-init
+    reaps before anything else: the container's program (pid 1) sees no other
+    process, right after run and after a create and a start."""
+    listing = ["sh", "-c", "for p in /proc/[0-9]*; do echo ${p#/proc/}; done"]
+    cid = new_cid()
+    rt.track(cid)
+    r = rt.run(cid, make_bundle(listing))
+    assert r.rc == 0 and r.out.split() == ["1"], r
+    cid = new_cid()
+    rt.track(cid)
+    b = make_bundle(["sh", "-c", "for p in /proc/[0-9]*; do echo ${p#/proc/}; done > /out.tmp; "
+                                 "mv /out.tmp /out; sleep 1000"], root={"path": "rootfs", "readonly": False})
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    assert wait_file(os.path.join(b.rootfs, "out")).split() == ["1"]
+    assert rt.delete(cid, force=True).rc == 0
+
+
+def test_unit_exec_init_failure_leaves_no_task():
+    """pyrunc_exec_init returns only when the exec fails: -1 with errno, and the task
+    it made to unmap the memory is gone (waited for) by then."""
+    from runtime._native import ffi, lib
+
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            if lib.pyrunc_exec_init(-1, b"pyrunc-init", b"3") == -1 and ffi.errno == 9:  # EBADF
+                try:
+                    os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    code = 0  # no child left
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
