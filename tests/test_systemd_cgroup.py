@@ -233,13 +233,13 @@ def _assert_no_scope(sdrt, cid):
 # kill -9 of create at every step (tests/test_crash.py's steps, runtime/state.py STEPS), then
 # delete --force: no scope unit, no cgroup, no state is left.  The systemd driver reaches
 # create-cgroup-mkdir once its scope is started (journaled first, by unit name).
-from test_crash import CREATE_STEPS, _kill_at  # noqa: E402
+from test_crash import CREATE_STEPS, HOOK_STEPS, HOOKS, _kill_at  # noqa: E402
 
 
 @needs_v2_systemd
 @pytest.mark.parametrize("step", CREATE_STEPS)
 def test_systemd_kill9_create_at_every_step(sdrt, make_bundle, cid, tdir, step):
-    b = make_bundle(["sleep", "1000"])
+    b = make_bundle(["sleep", "1000"], **({"hooks": HOOKS} if step in HOOK_STEPS else {}))
     sdrt.track(cid)
     _kill_at(sdrt, step, tdir, "create", "--bundle", b.path, cid)
     r = sdrt.delete(cid, force=True)
