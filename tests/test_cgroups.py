@@ -944,6 +944,58 @@ def test_rootless_skips_unwritable_hierarchies(tmp_path, monkeypatch):
     m3.destroy()
 
 
+
+def test_create_journals_every_missing_directory_at_once(tmp_path, monkeypatch):
+    """Plain directories stand in for hierarchies: create() journals all the
+    directories it is about to make in one call, before the first mkdir (a parent
+    that is there is not journaled); a parent that vanishes before its child's mkdir
+    makes that hierarchy's path walked again, journaling what it then makes."""
+    from runtime.cgroups.v1 import V1Manager
+
+    paths = {s: str(tmp_path / s / "parent" / "leaf") for s in ("pids", "freezer")}
+    mps = {s: str(tmp_path / s) for s in paths}
+    for d in mps.values():
+        os.mkdir(d)
+    os.mkdir(tmp_path / "pids" / "parent")  # pids: only the leaf is missing
+    calls, made = [], []
+    real_mkdir = os.mkdir
+
+    def mkdir(path, mode=0o777):
+        made.append(str(path))
+        return real_mkdir(path, mode)
+
+    monkeypatch.setattr(cgroups.posix, "mkdir", mkdir)
+    m = V1Manager("x", None, paths, mountpoints=mps)
+    m.journal = lambda p, ours=True, kind="cgroup": calls.append((p, ours, list(made)))
+    m.create()
+    fr = str(tmp_path / "freezer" / "parent")
+    assert calls == [([paths["pids"], fr, paths["freezer"]], True, [])]  # one call, before any mkdir
+    assert sorted(m.created) == sorted([paths["pids"], fr, paths["freezer"]])
+    m.destroy()
+
+    # the parent removed (another container's destroy) between create's look and its mkdir
+    calls.clear()
+    made.clear()
+    vanished = []
+
+    def mkdir_racing(path, mode=0o777):
+        if str(path) == paths["pids"] and not vanished:
+            vanished.append(path)
+            os.rmdir(tmp_path / "pids" / "parent")
+        return mkdir(path, mode)
+
+    assert os.path.isdir(tmp_path / "pids" / "parent")  # not ours: destroy left it
+    monkeypatch.setattr(cgroups.posix, "mkdir", mkdir_racing)
+    m = V1Manager("x", None, paths, mountpoints=mps)
+    m.journal = lambda p, ours=True, kind="cgroup": calls.append((p, ours))
+    m.create()
+    pp = str(tmp_path / "pids" / "parent")
+    assert calls[0] == ([paths["pids"], fr, paths["freezer"]], True)
+    assert (pp, True) in calls[1:]  # walked again: the parent journaled before it is made again
+    assert os.path.isdir(paths["pids"]) and pp in m.created
+    m.destroy()
+    assert not os.path.exists(pp)
+
 @real
 def test_empty_premade_cpuset_parent_is_filled(tok):
     """An engine's pre-made, still empty v1 cpuset parent: its cpus/mems are filled from

@@ -280,3 +280,28 @@ def test_network_namespace_made_ahead_is_the_containers_own(rt, new_cid, make_bu
     finally:
         rt.kill(cid, "KILL")
         p.wait(timeout=20)
+
+
+def test_unit_network_ahead_gives_a_new_namespace_once():
+    """NetworkAhead: take() joins the thread and gives a network namespace that is not
+    ours (this process stays in its own); a second take(), or discard() after take,
+    gives and closes nothing."""
+    import fcntl
+
+    from runtime.namespaces import NS_GET_NSTYPE, TYPES, NetworkAhead
+
+    ahead = NetworkAhead()
+    fd = ahead.take()
+    assert fd is not None
+    try:
+        assert fcntl.ioctl(fd, NS_GET_NSTYPE) == TYPES["network"][0]
+        assert os.fstat(fd).st_ino != os.stat("/proc/self/ns/net").st_ino
+        assert os.readlink("/proc/thread-self/ns/net") == os.readlink("/proc/self/ns/net")
+        assert ahead.take() is None
+        ahead.discard()
+        os.fstat(fd)  # still open: discard after take leaves the caller's fd alone
+    finally:
+        os.close(fd)
+    other = NetworkAhead()
+    other.discard()  # not taken: joined and closed
+    assert other.take() is None
