@@ -370,7 +370,8 @@ def finish_process(job, proc, linux):
     # single_stage's PDEATHSIG would survive the exec: the created container must
     # outlive `create`
     lib.prctl(lib.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-    if job.fifo_fd is not None and not (linux.get("seccomp") and not seccomp_words):
+    filter_loaded = linux.get("seccomp") and not seccomp_words  # above, before the caps dropped
+    if job.fifo_fd is not None and not filter_loaded:
         # create (nothing runs in the container yet) with no filter loaded: the
         # unmapping of this process's memory left to a task pyrunc-init reaps, off
         # create's way (~0.8 ms); exec into a running container execs plainly
