@@ -57,10 +57,19 @@ def _site_dirs():
     return out
 
 
+#: the installed launcher's interpreter flags (see BuildScripts)
+LAUNCHER_FLAGS = b"-ISXutf8"
+
+
 class BuildScripts(build_scripts):
-    """bin/pyrunc runs as `<this python> -IS`: the interpreter starts isolated and
-    without `site`, so no .pth file of site-packages runs on each call (every
-    container operation is a new process: start-up is latency).
+    """bin/pyrunc runs as `<this python> -ISXutf8`: the interpreter starts isolated
+    and without `site`, so no .pth file of site-packages runs on each call (every
+    container operation is a new process: start-up is latency), and in UTF-8 mode:
+    config.json and state files are JSON (UTF-8 whatever the caller's locale), paths
+    and arguments are bytes to the kernel and come back unchanged (surrogateescape),
+    as under the C.UTF-8 locale, and start-up skips the locale's encoding lookups
+    (~0.9M instructions, ~6% of `python3 -IS -c pass`).  The flags are one word: the
+    kernel passes a #! line's arguments to the interpreter as one.
 
     setuptools and pip would rewrite a `#!python` line and drop the flags, so the
     final line is written here, after their step, with the import directories of
@@ -81,7 +90,7 @@ class BuildScripts(build_scripts):
             with open(path, "rb") as f:
                 text = f.read()
             first, rest = text.split(b"\n", 1)
-            first = b"#!" + os.fsencode(sys.executable) + b" -IS"
+            first = b"#!" + os.fsencode(sys.executable) + b" " + LAUNCHER_FLAGS
             marker = b"\nSITE_DIRS = []"
             if marker in rest:
                 rest = rest.replace(marker, b"\nSITE_DIRS = " + repr(_site_dirs()).encode(), 1)

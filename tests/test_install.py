@@ -51,7 +51,7 @@ def installed(tmp_path_factory):
 def test_installed_command_runs_on_debian_python(installed):
     exe = installed / "bin" / "pyrunc"
     first = exe.read_bytes().split(b"\n", 1)[0]
-    assert first in (b"#!" + os.fsencode(installed / "bin" / n) + b" -IS" for n in ("python", "python3")), first
+    assert first in (b"#!" + os.fsencode(installed / "bin" / n) + b" -ISXutf8" for n in ("python", "python3")), first
     base = subprocess.run([str(installed / "bin" / "python"), "-c",
                            "import os, sys; print(os.path.realpath(sys._base_executable))"],
                           capture_output=True, text=True, check=True).stdout.strip()
