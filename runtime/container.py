@@ -464,14 +464,21 @@ def _spawn(c, config, pf, bundle, opts):
         posix.close(fd)
     master = None
     try:
-        if single:  # the child is the container's init: its pid is known now
-            _save_pid(c, pid1)
-            pid1 = None  # from here on teardown kills it by the saved pid
-            from runtime.process import set_oom_score_adj
-
-            set_oom_score_adj(c.pid, (config.get("process") or {}).get("oomScoreAdj"))
         while True:
+            # Single stage: the child is the container's init and its pid is known, but
+            # this process writes nothing until the child's first message (its pages are
+            # shared with the child until it execs: every one written here is copied),
+            # and the pid goes into state.json with the status `created` that follows,
+            # unless hooks run before it (they may ask `state`).  A create killed before
+            # that leaves the init in the journaled cgroups, where teardown finds it (it
+            # is killed with create until the exec, by its PDEATHSIG).
             kind, msg, fds = parent.recv()
+            if pid1 is not None and single:
+                _save_pid(c, pid1, save=kind == "hooks")
+                pid1 = None  # from here on teardown kills it by its pid in c.data
+                from runtime.process import set_oom_score_adj
+
+                set_oom_score_adj(c.pid, (config.get("process") or {}).get("oomScoreAdj"))
             if kind == "userns":
                 namespaces.write_id_maps(pid1, linux.get("uidMappings"), linux.get("gidMappings"))
                 parent.send("mapped")
@@ -541,10 +548,14 @@ def _spawn(c, config, pf, bundle, opts):
             _reap(pid1)
 
 
-def _save_pid(c, pid):
+def _save_pid(c, pid, save=True):
+    """The container init's pid (and start time) into its state; saved now with
+    `save` (else with the state's next save)."""
     test_step("create-pid")
     c.data["pid"] = pid
     c.data["start_time"] = proc_start_time(pid)
+    if not save:
+        return
     c.save()
     test_step("create-pid-saved")
     if log.debugging():

@@ -26,8 +26,9 @@ START_STEPS = [s for s in STEPS if s.startswith("start-")]
 DELETE_STEPS = [s for s in STEPS if s.startswith("delete-")]
 RUN_STEPS = CREATE_STEPS + START_STEPS + ["run-waiting"]
 EXEC_STEPS = [s for s in STEPS if s.startswith("exec-")]
-# reached only when the config has hooks (without, create skips the exchange)
-HOOK_STEPS = ("create-hooks", "stage2-hooks-done")
+# reached only when the config has hooks (without, create skips the exchange, and the
+# init's pid is saved with the status `created` instead of before the hooks on its own)
+HOOK_STEPS = ("create-hooks", "stage2-hooks-done", "create-pid-saved")
 HOOKS = {"createRuntime": [{"path": "/bin/true"}]}
 
 
@@ -109,8 +110,12 @@ def test_create_without_hooks_skips_the_hooks_exchange(rt, make_bundle, new_cid,
     assert rt.create(a, make_bundle(["sleep", "1000"]), env=_env("trace", trace)).rc == 0
     with open(trace) as f:
         seen = {line.split()[0] for line in f if line.strip()}
-    assert "stage2-rootfs" in seen and "create-saved" in seen, seen
+    assert {"stage2-rootfs", "create-pid", "create-saved"} <= seen, seen
     assert not seen & set(HOOK_STEPS), seen
+    st = rt.state(a)
+    assert st["status"] == "created" and st["pid"] > 0, st
+    with open(f"/proc/{st['pid']}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0] == b"pyrunc-init"
     assert rt.start(a).rc == 0
     assert rt.state(a)["status"] == "running"
     assert rt.delete(a, force=True).rc == 0
