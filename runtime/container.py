@@ -172,6 +172,8 @@ class Preflight:
         self.problems = []
         self.tolerant = tolerant
         linux = config.get("linux") or {}
+        if tolerant and not isinstance(linux, dict):
+            linux = {}  # the schema's error names it; the checks of its members are moot
         self.rootfs = self._try(rootfs_of, config, bundle)
         self.plan = self._try(namespaces.Plan, linux.get("namespaces"))
         if self.plan is not None:

@@ -110,6 +110,17 @@ def test_host_checks_survive_wrong_types(tmp_path):
     assert problems and all(": " in p for p in problems)
 
 
+@pytest.mark.parametrize("linux", [1.0, 0.5, "linux", ["namespaces"], True])
+def test_host_checks_survive_a_linux_that_is_not_an_object(tmp_path, linux):
+    """hypothesis found it (tests/test_fuzz.py): `linux` a number made the checks after
+    the schema's trip over it instead of leaving it to the schema's error."""
+    cfg = specconf.default_spec()
+    cfg["linux"] = linux
+    problems = run(make_bundle(tmp_path, cfg))
+    assert problems and all(": " in p for p in problems), problems
+    assert any(p.startswith("linux") for p in problems), problems
+
+
 # ---------------------------------------------------------------------------
 # the root filesystem and the executable
 
