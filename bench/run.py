@@ -20,7 +20,10 @@ For every installed runtime, in one run:
    (``RUNTIME --root R exec ID /bin/true``, the engines' exec probes), N times,
    timed like ``run``;
 5. parallel scale: 50 ``/bin/true`` containers, each created, started and
-   deleted, 10 at a time: containers per second;
+   deleted, 10 at a time: containers per second; after 1-4 of every runtime,
+   in rounds that take the runtimes in turn (pyrunc, runc, crun, then the other
+   way round, ...), so that the machine's slower and faster phases fall on all
+   of them alike (the median of the rounds is compared);
 0. and the floor: ``/usr/bin/python3 -IS -c pass``, N times, in the same run.
 
 Then a table (one row per measure, one column per runtime, the ratios
@@ -77,6 +80,8 @@ SLEEP = ["/bin/sleep", "10"]
 #: PARALLEL_JOBS at a time (--parallel N --parallel-jobs J)
 PARALLEL = 50
 PARALLEL_JOBS = 10
+#: rounds of it, each runtime in turn (--parallel-rounds R)
+PARALLEL_ROUNDS = 3
 
 #: The goals of issue 9, (key, label, measure, limit, kind).  kind:
 #: "floor": pyrunc's mean at most limit ms above the interpreter's floor
@@ -629,9 +634,8 @@ def measure_pss(rt: Rt, bundle: str, cid: str, runs: int,
 
 
 def measure_runtime(rt: Rt, bundles: dict, ids: dict, runs: int,
-                    warmup: int, workdir: str, hyperfine: str | None,
-                    par_bundles: list[str], par_ids: list[str], jobs: int,
-                    rounds: int) -> dict:
+                    warmup: int, workdir: str, hyperfine: str | None) -> dict:
+    """Measures 0-4 of one runtime (parallel scale: measure_parallel_rounds)."""
     os.makedirs(workdir, exist_ok=True)
     log(f"{rt.name}: python3 -IS -c pass x{runs} (the floor)")
     floor = measure_floor(runs, warmup, workdir)
@@ -646,11 +650,47 @@ def measure_runtime(rt: Rt, bundles: dict, ids: dict, runs: int,
     log(f"{rt.name}: exec /bin/true x{runs}")
     exe = measure_exec(rt, bundles["exec"], ids["exec"], runs, warmup, workdir,
                        hyperfine)
-    log(f"{rt.name}: parallel scale, {len(par_ids)} containers {jobs} at a "
-        f"time x{rounds}")
-    par = measure_parallel(rt, par_bundles, par_ids, jobs, rounds, workdir)
     return {"floor": floor, "run": run, "lifecycle": life, **mem,
-            "exec": exe, "parallel": par}
+            "exec": exe}
+
+
+def measure_parallel_rounds(rts: list[Rt], par: dict, jobs: int, rounds: int,
+                            workdir: str, results: dict) -> None:
+    """Parallel scale of every runtime whose other measures worked, ``rounds``
+    times, the runtimes in turn and every other round in the reverse order
+    (A B C, C B A, A B C, ...): a slow phase of the machine costs each about
+    the same.  Each round is one measure_parallel in the runtime's child;
+    results[name]["parallel"] gets every round's wall time and containers/s
+    and their medians."""
+    live = [rt for rt in rts if "error" not in results.get(rt.name, {})]
+    walls: dict = {rt.name: [] for rt in live}
+    cps: dict = {rt.name: [] for rt in live}
+    for r in range(rounds):
+        for rt in (live if r % 2 == 0 else live[::-1]):
+            if "error" in results[rt.name]:
+                continue
+            bundles, ids = par[rt.name]
+            log(f"{rt.name}: parallel scale, {len(ids)} containers {jobs} at "
+                f"a time, round {r + 1} of {rounds}")
+            try:
+                one = in_child(rt, measure_parallel, rt, bundles, ids, jobs, 1,
+                               os.path.join(workdir, f"io-{rt.name}"))
+            except BenchError as e:
+                log(f"{rt.name} FAILED: {e}")
+                if e.tb:
+                    log(e.tb)
+                results[rt.name] = {"error": str(e)}
+                continue
+            walls[rt.name] += one["wall_ms"]
+            cps[rt.name] += one["cps"]
+    for rt in live:
+        if "error" in results[rt.name] or not cps[rt.name]:
+            continue
+        results[rt.name]["parallel"] = {
+            "containers": len(par[rt.name][1]), "jobs": jobs,
+            "rounds": len(cps[rt.name]), "wall_ms": walls[rt.name],
+            "cps": cps[rt.name], "cps_median": statistics.median(cps[rt.name]),
+            "wall_median_ms": statistics.median(walls[rt.name])}
 
 
 # --------------------------------------------------------------------------
@@ -1050,9 +1090,9 @@ def parse_args(argv):
                         f"{PARALLEL})")
     p.add_argument("--parallel-jobs", type=int, default=PARALLEL_JOBS,
                    help=f"how many at a time (default {PARALLEL_JOBS})")
-    p.add_argument("--parallel-rounds", type=int, default=1,
-                   help="repetitions of the parallel-scale measure "
-                        "(default 1)")
+    p.add_argument("--parallel-rounds", type=int, default=PARALLEL_ROUNDS,
+                   help="rounds of the parallel-scale measure, the runtimes "
+                        f"in turn (default {PARALLEL_ROUNDS})")
     p.add_argument("--no-hyperfine", action="store_true",
                    help="time `run` with perf_counter even if hyperfine is "
                         "installed")
@@ -1152,6 +1192,7 @@ def main(argv=None) -> int:
                     "crun 1.8 refuses; crun ran in a private mount namespace "
                     "without /sys/fs/cgroup/unified (v1 cgroups only, set up "
                     "once: no per-call cost)")
+        par = {}
         for rt in rts:
             ids = {s: f"bench-{token}-{rt.name}-{s}"
                    for s in ("run", "cycle", "pss", "exec")}
@@ -1161,6 +1202,7 @@ def main(argv=None) -> int:
             all_ids += par_ids
             par_bundles = [write_bundle(os.path.join(workdir, "b", c), rootfs,
                                         ["/bin/true"], c) for c in par_ids]
+            par[rt.name] = (par_bundles, par_ids)
             bundles = {
                 "run": write_bundle(os.path.join(workdir, "b", ids["run"]),
                                     rootfs, ["/bin/true"], ids["run"]),
@@ -1175,13 +1217,14 @@ def main(argv=None) -> int:
             try:
                 results[rt.name] = in_child(
                     rt, measure_runtime, rt, bundles, ids, a.runs, a.warmup,
-                    os.path.join(run_dir, f"io-{rt.name}"), hyperfine,
-                    par_bundles, par_ids, a.parallel_jobs, a.parallel_rounds)
+                    os.path.join(run_dir, f"io-{rt.name}"), hyperfine)
             except BenchError as e:
                 log(f"{rt.name} FAILED: {e}")
                 if e.tb:
                     log(e.tb)
                 results[rt.name] = {"error": str(e)}
+        measure_parallel_rounds(rts, par, a.parallel_jobs, a.parallel_rounds,
+                                run_dir, results)
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: cleaning up")
