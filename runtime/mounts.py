@@ -675,32 +675,35 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
     finally:
         posix.close(fd)
     own = _own_cgroups()
-    for mnt, mroot, fstype, sopts in hier:
-        if not mnt.startswith("/sys/fs/cgroup/"):
-            continue
-        name = mnt[len("/sys/fs/cgroup/"):]
-        if "/" in name:
-            continue
-        sub = dest.rstrip("/") + "/" + name
-        sfd = open_in_root(root_fd, sub, "dir", f"{field}.destination")
-        try:
+    # the tmpfs just mounted is ours and empty: its directories are made and reached by
+    # name from its root, with no symlink to resolve
+    tfd = open_in_root(root_fd, dest, None, f"{field}.destination")
+    try:
+        for mnt, mroot, fstype, sopts in hier:
+            if not mnt.startswith("/sys/fs/cgroup/"):
+                continue
+            name = mnt[len("/sys/fs/cgroup/"):]
+            if "/" in name:
+                continue
+            try:
+                posix.mkdir(name, 0o755, dir_fd=tfd)
+            except OSError as e:
+                raise RuntimeFailure(f"{field}: make {dest.rstrip('/')}/{name}: {e.strerror}") from None
             if cgroup_ns:
-                mount("cgroup", fd_path(sfd), fstype, base | ro,
-                      None if fstype == "cgroup2" else _v1_controllers(sopts),
-                      what=f"{field}: mount cgroup {name}")
+                sfd = posix.open(name, O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC, dir_fd=tfd)
+                try:
+                    mount("cgroup", fd_path(sfd), fstype, base | ro,
+                          None if fstype == "cgroup2" else _v1_controllers(sopts),
+                          what=f"{field}: mount cgroup {name}")
+                finally:
+                    posix.close(sfd)
             else:
                 key = "" if fstype == "cgroup2" else _v1_key(sopts, own)
                 path = own.get(key, "/")
                 rel = ospath.relpath(path, mroot) if mroot != "/" else path.lstrip("/")
-                src = ospath.normpath(ospath.join(mnt, rel))
-                mount(src, fd_path(sfd), None, MS.BIND | MS.REC, what=f"{field}: bind cgroup {name}")
-                posix.close(sfd)
-                sfd = open_in_root(root_fd, sub, None, f"{field}.destination")  # the new mount
-                target = fd_path(sfd)
-                mount(None, target, None, MS.BIND | MS.REMOUNT | base | ro | locked_flags(target),
-                      what=f"{field}: remount cgroup {name}")
-        finally:
-            posix.close(sfd)
+                _bind_cgroup(ospath.normpath(ospath.join(mnt, rel)), tfd, name, base | ro, f"{field}: bind cgroup {name}")
+    finally:
+        posix.close(tfd)
     if ro:
         fd = open_in_root(root_fd, dest, None, f"{field}.destination")
         try:
@@ -708,6 +711,35 @@ def mount_cgroup(root_fd, dest, opts, field, cgroup_ns):
                   what=f"{field}: remount {dest} read-only")
         finally:
             posix.close(fd)
+
+
+def _bind_cgroup(src, dir_fd, name, flags, what):
+    """The host's cgroup directory src (and the mounts under it) bound at dir_fd/name
+    with the MS_* flags: a detached copy (open_tree) given them before it is attached
+    (mount_setattr on its top, move_mount), as a bind and a remount would.  Only set,
+    never cleared, like a remount that repeats the flags the source has (a user
+    namespace locks them); the access-time mode is left as the source has it unless
+    noatime or strictatime is asked for."""
+    from runtime._native import ffi, lib
+
+    attr_set = attr_clr = 0
+    for ms, ma in ((MS.RDONLY, _MA_RDONLY), (MS.NOSUID, _MA_NOSUID), (MS.NODEV, _MA_NODEV),
+                   (MS.NOEXEC, _MA_NOEXEC), (MS.NODIRATIME, _MA_NODIRATIME)):
+        if flags & ms:
+            attr_set |= ma
+    if flags & (MS.NOATIME | MS.STRICTATIME):
+        attr_set |= _MA_NOATIME if flags & MS.NOATIME else _MA_STRICTATIME
+        attr_clr = _MA_ATIME
+    tree = lib.pyrunc_open_tree(-100, src.encode(), lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | lib.AT_RECURSIVE)
+    if tree < 0:
+        raise RuntimeFailure(f"{what}: {src}: {posix.strerror(ffi.errno)}")
+    try:
+        if attr_set or attr_clr:
+            mount_setattr(tree, attr_set, attr_clr, recursive=False, what=what)
+        if lib.pyrunc_move_mount(tree, b"", dir_fd, name.encode(), lib.MOVE_MOUNT_F_EMPTY_PATH) != 0:
+            raise RuntimeFailure(f"{what}: {posix.strerror(ffi.errno)}")
+    finally:
+        posix.close(tree)
 
 
 def _v1_controllers(sopts):
