@@ -18,9 +18,15 @@ DEFAULT_LINKS = (
 _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field):
+def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field, default=False, dir_fd=None):
+    """Make one device node; field names it (a default device: the mount in its way,
+    or the rootfs).  dir_fd: its directory, opened by the caller."""
+    path_field = field if default else f"{field}.path"
     parent, _, name = path.strip("/").rpartition("/")
-    pfd = open_in_root(root_fd, parent, "dir", field) if parent else posix.dup(root_fd)
+    if dir_fd is not None:
+        pfd = dir_fd
+    else:
+        pfd = open_in_root(root_fd, parent, "dir", field) if parent else posix.dup(root_fd)
     try:
         try:
             st = posix.stat(name, dir_fd=pfd, follow_symlinks=False)
@@ -31,11 +37,12 @@ def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field):
             if stat.S_IFMT(st.st_mode) == want and (kind == "p" or st.st_rdev == posix.makedev(major, minor)):
                 return  # already there, e.g. from a bind-mounted /dev
             if stat.S_ISDIR(st.st_mode):
-                raise RuntimeFailure(f"{field}.path: {path} is a directory in the rootfs")
+                raise RuntimeFailure(f"{path_field}: {path} is a directory in the rootfs"
+                                     + (", where the default device goes" if default else ""))
             try:
                 posix.unlink(name, dir_fd=pfd)
             except OSError as e:
-                raise RuntimeFailure(f"{field}.path: replace {path}: {e.strerror}") from None
+                raise RuntimeFailure(f"{path_field}: replace {path}: {e.strerror}") from None
         if use_bind and kind != "p":
             # In a user namespace mknod is refused: bind the host's node instead.
             posix.close(posix.open(name, posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_CLOEXEC, 0o644, dir_fd=pfd))
@@ -53,23 +60,38 @@ def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field):
         posix.chmod(name, mode & 0o7777, dir_fd=pfd)
         posix.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
     finally:
-        posix.close(pfd)
+        if pfd is not dir_fd:
+            posix.close(pfd)
 
 
-def create_devices(root_fd, devices, default_devices, in_userns):
-    """Make the default devices (when /dev is ours to fill) and linux.devices."""
-    if default_devices:
-        for path, kind, major, minor in DEFAULT_DEVICES:
-            _create(root_fd, path, kind, major, minor, 0o666, 0, 0, in_userns, "default device")
-        for target, link in DEFAULT_LINKS + ((("/proc/kcore", "/dev/core"),) if ospath.exists("/proc/kcore") else ()):
-            dfd = open_in_root(root_fd, "/dev", "dir", "/dev")
-            try:
+def _default_device_field(path, mounts):
+    """What to name when a default device cannot be made: the last mount at or under
+    its path (a mount at /dev/null, or at /dev/null/x, makes it a directory), else the
+    rootfs, whose /dev holds it."""
+    for i in range(len(mounts or ()) - 1, -1, -1):
+        dest = str((mounts[i] or {}).get("destination") or "")
+        dest = ospath.normpath(dest if dest.startswith("/") else "/" + dest)
+        if dest == path or dest.startswith(path + "/"):
+            return f"mounts[{i}] ({dest}).destination"
+    return "root.path"
+
+
+def create_devices(root_fd, devices, default_devices, in_userns, mounts=None):
+    """Make the default devices (when /dev is ours to fill) and linux.devices.
+    mounts: the config's, to name the one in a default device's way."""
+    if default_devices:  # all in /dev, opened once
+        dfd = open_in_root(root_fd, "/dev", "dir", _default_device_field("/dev", mounts))
+        try:
+            for path, kind, major, minor in DEFAULT_DEVICES:
+                _create(root_fd, path, kind, major, minor, 0o666, 0, 0, in_userns,
+                        _default_device_field(path, mounts), default=True, dir_fd=dfd)
+            for target, link in DEFAULT_LINKS + ((("/proc/kcore", "/dev/core"),) if ospath.exists("/proc/kcore") else ()):
                 try:
                     posix.symlink(target, ospath.basename(link), dir_fd=dfd)
                 except FileExistsError:
                     pass
-            finally:
-                posix.close(dfd)
+        finally:
+            posix.close(dfd)
     for i, d in enumerate(devices or ()):
         field = f"linux.devices[{i}]"
         kind = d.get("type")

@@ -203,7 +203,7 @@ def _stage2(job):
         mounts.close_trees(job.bind_trees)
         from runtime import devices
 
-        devices.create_devices(root_fd, linux.get("devices"), dev_is_ours, plan.has("user"))
+        devices.create_devices(root_fd, linux.get("devices"), dev_is_ours, plan.has("user"), config.get("mounts"))
         if dev_is_ours or _is_dir_in(root_fd, "/dev/pts"):
             devices.setup_ptmx(root_fd)
         posix.close(root_fd)

@@ -872,3 +872,17 @@ def test_symlinks_in_bind_source_and_destination(rt, cid, make_bundle, tdir, kin
     assert not os.path.exists(climbed)
     assert os.path.isfile(b.rootfs_path("/c")) and not os.path.islink(b.rootfs_path("/c"))
     assert (os.stat(owned).st_uid, os.stat(owned).st_gid) == (1234, 1234)
+
+
+@pytest.mark.parametrize("dest", ["/dev/null", "/dev/null/x"])
+def test_mount_where_a_default_device_goes_is_named(rt, cid, make_bundle, dest):
+    """A mount that makes /dev/null a directory (at it, or under it): the default device
+    cannot be made, and the error names that mount (found by tests/test_fuzz.py)."""
+    b = make_bundle(shell("true"), write=False)
+    b.add_mount(dest, "tmpfs", "tmpfs", [])
+    b.write()
+    r = rt.run(cid, b, timeout=30)
+    assert_error(r, rt)
+    if rt.name == "pyrunc":
+        i = len(b.config["mounts"]) - 1
+        assert r.err.startswith(f"pyrunc: mounts[{i}] ({dest}).destination: /dev/null is a directory"), r.err
