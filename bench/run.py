@@ -525,68 +525,61 @@ def measure_floor(runs: int, warmup: int, workdir: str) -> dict:
 
 
 def measure_parallel(rt: Rt, bundles: list[str], ids: list[str], jobs: int,
-                     rounds: int, workdir: str) -> dict:
-    """len(ids) containers (running /bin/true), each created, started and
-    deleted (--force) by one of ``jobs`` workers, ``rounds`` times: wall
-    time and containers per second of each round."""
+                     workdir: str) -> dict:
+    """One round: len(ids) containers (running /bin/true), each created, started
+    and deleted (--force) by one of ``jobs`` workers; its wall time and
+    containers per second."""
     import threading
     steps = []
     for j in range(jobs):
         d = os.path.join(workdir, f"par-{j}")
         os.makedirs(d, exist_ok=True)
         steps.append(Step(d))
-    walls, cps = [], []
     try:
-        for _ in range(rounds):
-            todo = list(zip(bundles, ids))
-            lock = threading.Lock()
-            errors: list[str] = []
-            stop = threading.Event()
+        todo = list(zip(bundles, ids))
+        lock = threading.Lock()
+        errors: list[str] = []
+        stop = threading.Event()
 
-            def work(step):
-                while not stop.is_set():
-                    with lock:
-                        if not todo:
-                            return
-                        bundle, cid = todo.pop(0)
-                    for argv in (rt.cmd("create", "--bundle", bundle, cid),
-                                 rt.cmd("start", cid),
-                                 rt.cmd("delete", "--force", cid)):
-                        try:
-                            rc, _ = step(argv)
-                            step.check(rc, argv)
-                        except BaseException as e:  # noqa: BLE001
-                            with lock:
-                                errors.append(str(e))
-                            stop.set()
-                            return
-            threads = [threading.Thread(target=work, args=(st,), daemon=True)
-                       for st in steps[:max(1, min(jobs, len(ids)))]]
-            t0 = time.perf_counter_ns()
+        def work(step):
+            while not stop.is_set():
+                with lock:
+                    if not todo:
+                        return
+                    bundle, cid = todo.pop(0)
+                for argv in (rt.cmd("create", "--bundle", bundle, cid),
+                             rt.cmd("start", cid),
+                             rt.cmd("delete", "--force", cid)):
+                    try:
+                        rc, _ = step(argv)
+                        step.check(rc, argv)
+                    except BaseException as e:  # noqa: BLE001
+                        with lock:
+                            errors.append(str(e))
+                        stop.set()
+                        return
+        threads = [threading.Thread(target=work, args=(st,), daemon=True)
+                   for st in steps[:max(1, min(jobs, len(ids)))]]
+        t0 = time.perf_counter_ns()
+        for t in threads:
+            t.start()
+        try:
             for t in threads:
-                t.start()
-            try:
-                for t in threads:
-                    while t.is_alive():
-                        t.join(0.1)
-            except BaseException:
-                stop.set()  # let the workers finish their current call
-                for t in threads:
-                    t.join(120)
-                raise
-            t1 = time.perf_counter_ns()
-            if errors:
-                raise BenchError(errors[0])
-            wall = (t1 - t0) / 1e6
-            walls.append(wall)
-            cps.append(len(ids) / (wall / 1e3))
+                while t.is_alive():
+                    t.join(0.1)
+        except BaseException:
+            stop.set()  # let the workers finish their current call
+            for t in threads:
+                t.join(120)
+            raise
+        t1 = time.perf_counter_ns()
+        if errors:
+            raise BenchError(errors[0])
     finally:
         for cid in ids:
             delete_force(rt, steps[0], cid)
-    return {"containers": len(ids), "jobs": jobs, "rounds": rounds,
-            "wall_ms": walls, "cps": cps,
-            "cps_median": statistics.median(cps),
-            "wall_median_ms": statistics.median(walls)}
+    wall = (t1 - t0) / 1e6
+    return {"wall_ms": wall, "cps": len(ids) / (wall / 1e3)}
 
 
 def read_mem(pid: int) -> tuple[int, int]:
@@ -673,7 +666,7 @@ def measure_parallel_rounds(rts: list[Rt], par: dict, jobs: int, rounds: int,
             log(f"{rt.name}: parallel scale, {len(ids)} containers {jobs} at "
                 f"a time, round {r + 1} of {rounds}")
             try:
-                one = in_child(rt, measure_parallel, rt, bundles, ids, jobs, 1,
+                one = in_child(rt, measure_parallel, rt, bundles, ids, jobs,
                                os.path.join(workdir, f"io-{rt.name}"))
             except BenchError as e:
                 log(f"{rt.name} FAILED: {e}")
@@ -681,8 +674,8 @@ def measure_parallel_rounds(rts: list[Rt], par: dict, jobs: int, rounds: int,
                     log(e.tb)
                 results[rt.name] = {"error": str(e)}
                 continue
-            walls[rt.name] += one["wall_ms"]
-            cps[rt.name] += one["cps"]
+            walls[rt.name].append(one["wall_ms"])
+            cps[rt.name].append(one["cps"])
     for rt in live:
         if "error" in results[rt.name] or not cps[rt.name]:
             continue
