@@ -719,7 +719,8 @@ def _bind_cgroup(src, dir_fd, name, flags, what):
     (mount_setattr on its top, move_mount), as a bind and a remount would.  Only set,
     never cleared, like a remount that repeats the flags the source has (a user
     namespace locks them); the access-time mode is left as the source has it unless
-    noatime or strictatime is asked for."""
+    noatime or strictatime is asked for.  A kernel without these calls (before 5.12)
+    gets the bind and the remount."""
     from runtime._native import ffi, lib
 
     attr_set = attr_clr = 0
@@ -732,14 +733,34 @@ def _bind_cgroup(src, dir_fd, name, flags, what):
         attr_clr = _MA_ATIME
     tree = lib.pyrunc_open_tree(-100, src.encode(), lib.OPEN_TREE_CLONE | lib.OPEN_TREE_CLOEXEC | lib.AT_RECURSIVE)
     if tree < 0:
+        if ffi.errno == 38:  # ENOSYS
+            return _bind_remount(src, dir_fd, name, flags, what)
         raise RuntimeFailure(f"{what}: {src}: {posix.strerror(ffi.errno)}")
     try:
-        if attr_set or attr_clr:
-            mount_setattr(tree, attr_set, attr_clr, recursive=False, what=what)
+        if (attr_set or attr_clr) and lib.pyrunc_mount_setattr(tree, b"", lib.AT_EMPTY_PATH, attr_set, attr_clr, 0, 0) != 0:
+            if ffi.errno == 38:
+                return _bind_remount(src, dir_fd, name, flags, what)
+            raise RuntimeFailure(f"{what}: {posix.strerror(ffi.errno)}")
         if lib.pyrunc_move_mount(tree, b"", dir_fd, name.encode(), lib.MOVE_MOUNT_F_EMPTY_PATH) != 0:
             raise RuntimeFailure(f"{what}: {posix.strerror(ffi.errno)}")
     finally:
         posix.close(tree)
+
+
+def _bind_remount(src, dir_fd, name, flags, what):
+    """_bind_cgroup with mount(2): the bind, then a remount of the new mount with the
+    flags and those the source has (locked in a user namespace)."""
+    fd = posix.open(name, O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        mount(src, fd_path(fd), None, MS.BIND | MS.REC, what=what)
+    finally:
+        posix.close(fd)
+    fd = posix.open(name, O_PATH | posix.O_NOFOLLOW | posix.O_CLOEXEC, dir_fd=dir_fd)  # the new mount
+    try:
+        target = fd_path(fd)
+        mount(None, target, None, MS.BIND | MS.REMOUNT | flags | locked_flags(target), what=what)
+    finally:
+        posix.close(fd)
 
 
 def _v1_controllers(sopts):

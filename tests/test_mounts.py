@@ -6,7 +6,7 @@ import pytest
 
 from conformance import bundle as cb
 from conformance.bundle import host_mountinfo
-from util import CHECKER, assert_error, checker, checker_args, report_of, sh_out, shell
+from util import CHECKER, assert_error, checker, checker_args, report_of, sh_out, shell, without_syscalls
 
 DEFAULT_DEVICES = {
     "null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
@@ -886,3 +886,35 @@ def test_mount_where_a_default_device_goes_is_named(rt, cid, make_bundle, dest):
     if rt.name == "pyrunc":
         i = len(b.config["mounts"]) - 1
         assert r.err.startswith(f"pyrunc: mounts[{i}] ({dest}).destination: /dev/null is a directory"), r.err
+
+
+def _cgroup_mounts(text, cid):
+    """(mount point, mount options, root) of the /sys/fs/cgroup mounts in a mountinfo,
+    the container's id in the root as ID."""
+    out = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) > 5 and f[4].startswith("/sys/fs/cgroup"):
+            out.append((f[4], f[5], f[3].replace(cid, "ID")))
+    return sorted(out)
+
+
+@pytest.mark.pyrunc_only
+def test_cgroup_mount_on_a_kernel_without_the_new_mount_api(rt, new_cid, make_bundle, tdir):
+    """Before Linux 5.12 (no mount_setattr; open_tree and move_mount from 5.2): the
+    cgroup mount binds and remounts with mount(2), to the same mounts and flags."""
+    import subprocess
+
+    b = make_bundle(shell("cat /proc/self/mountinfo"))
+    cid, old_cid = new_cid(), new_cid()
+    r = rt.run(cid, b, timeout=30)
+    assert r.rc == 0, r
+    want = _cgroup_mounts(r.out, cid)
+    assert len(want) > 1 and all("ro" in o.split(",") for _, o, _ in want), want
+    out = os.path.join(tdir, "old-kernel.out")
+    with open(out, "wb") as f:
+        p = subprocess.run(without_syscalls(["open_tree", "mount_setattr", "move_mount"],
+                                            [*rt.base(), "run", "--bundle", b.path, old_cid]),
+                           stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.PIPE, env=rt.env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert _cgroup_mounts(open(out).read(), old_cid) == want

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from util import assert_error, sh_out
+from util import assert_error, sh_out, without_syscalls
 
 
 def _pty_run(argv, cwd, script, wait=1.0, timeout=20):
@@ -265,33 +265,17 @@ def test_id_mappings_with_a_joined_user_namespace_are_refused(rt, cid, make_bund
     assert rt.cmd("state", cid).rc != 0
 
 
-_NO_PIDFD = r"""
-import ctypes, os, sys
-s = ctypes.CDLL("libseccomp.so.2")
-s.seccomp_init.restype = ctypes.c_void_p
-s.seccomp_init.argtypes = [ctypes.c_uint32]
-s.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
-s.seccomp_load.argtypes = [ctypes.c_void_p]
-ctx = s.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW
-nr = s.seccomp_syscall_resolve_name(b"pidfd_open")
-assert nr > 0 and s.seccomp_rule_add(ctx, 0x00050000 | 38, nr, 0) == 0  # SCMP_ACT_ERRNO(ENOSYS)
-assert s.seccomp_load(ctx) == 0
-os.execv(sys.argv[1], sys.argv[1:])
-"""
-
-
 @pytest.mark.pyrunc_only
 def test_failed_create_cleans_up_without_pidfd_open(rt, cid, make_bundle, tdir):
     """A kernel before 5.3 or a sandbox without pidfd_open: a create whose container
     init fails is still torn down (its init waited for by polling /proc) with the
     init's own one-line error, and nothing is left."""
     import subprocess
-    import sys
 
     b = make_bundle(args=["/nonexistent-program"])
     err = os.path.join(tdir, "no-pidfd.err")
     with open(err, "wb") as f:
-        rc = subprocess.run([sys.executable, "-c", _NO_PIDFD, *rt.base(), "create", "--bundle", b.path, cid],
+        rc = subprocess.run(without_syscalls(["pidfd_open"], [*rt.base(), "create", "--bundle", b.path, cid]),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
                             env=rt.env, timeout=60).returncode
     text = open(err).read()

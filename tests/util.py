@@ -11,6 +11,31 @@ from conformance.bundle import (CHECKER, checker_args, shell,  # noqa: F401
                                 parse_report, pid_alive, cap_bits)
 
 
+_ENOSYS_WRAPPER = r"""
+import ctypes, os, sys
+s = ctypes.CDLL("libseccomp.so.2")
+s.seccomp_init.restype = ctypes.c_void_p
+s.seccomp_init.argtypes = [ctypes.c_uint32]
+s.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
+s.seccomp_load.argtypes = [ctypes.c_void_p]
+ctx = s.seccomp_init(0x7FFF0000)  # SCMP_ACT_ALLOW
+n = int(sys.argv[1])
+for name in sys.argv[2:2 + n]:
+    nr = s.seccomp_syscall_resolve_name(name.encode())
+    assert nr > 0 and s.seccomp_rule_add(ctx, 0x00050000 | 38, nr, 0) == 0  # SCMP_ACT_ERRNO(ENOSYS)
+assert s.seccomp_load(ctx) == 0
+os.execv(sys.argv[2 + n], sys.argv[2 + n:])
+"""
+
+
+def without_syscalls(names, argv) -> list[str]:
+    """argv run under a seccomp filter that answers ENOSYS to the system calls
+    ``names`` (an older kernel, or a sandbox), inherited by all it starts."""
+    import sys
+
+    return [sys.executable, "-c", _ENOSYS_WRAPPER, str(len(names)), *names, *argv]
+
+
 def check_run(rt, cid, bundle, timeout=30, input=None) -> cb.Result:
     """Foreground ``run`` that must succeed."""
     r = rt.run(cid, bundle, timeout=timeout, input=input)
