@@ -221,21 +221,34 @@ def _sealed_init():
     """A sealed memfd copy of pyrunc-init: what the container execs, never the host file."""
     import fcntl
 
-    fd = posix.memfd_create("pyrunc-init", posix.MFD_CLOEXEC | posix.MFD_ALLOW_SEALING)
     try:
         src = posix.open(INIT_BINARY, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError as e:
-        posix.close(fd)
         raise RuntimeFailure(f"{INIT_BINARY}: {e.strerror} (is pyrunc installed?)") from None
+    fd = -1
     try:
+        fd = posix.memfd_create("pyrunc-init", posix.MFD_CLOEXEC | posix.MFD_ALLOW_SEALING)
         size = posix.fstat(src).st_size
         off = 0
-        while off < size:
-            off += posix.sendfile(fd, src, off, size - off)
+        try:
+            while off < size:
+                off += posix.sendfile(fd, src, off, size - off)
+        except OSError as e:
+            if e.errno not in (38, 22):  # ENOSYS, EINVAL (a sandbox): copied by reads instead
+                raise
+            while off < size:
+                chunk = posix.pread(src, min(size - off, 1 << 20), off)
+                if not chunk:
+                    break
+                off += posix.write(fd, chunk)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    except OSError as e:
+        if fd >= 0:
+            posix.close(fd)
+        raise RuntimeFailure(f"a sealed copy of {INIT_BINARY} (memfd): {e.strerror}") from None
     finally:
         posix.close(src)
-    fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
-                fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
     return fd
 
 

@@ -378,8 +378,11 @@ def finish_process(job, proc, linux):
         from runtime._native import ffi
 
         lib.pyrunc_exec_init(job.init_fd, b"pyrunc-init", str(ifd).encode())
-        raise OSError(ffi.errno, posix.strerror(ffi.errno))
-    posix.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
+        raise RuntimeFailure(f"exec pyrunc-init: {posix.strerror(ffi.errno)}")
+    try:
+        posix.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
+    except OSError as e:
+        raise RuntimeFailure(f"exec pyrunc-init: {e.strerror}") from None
 
 
 def _join_keyring(cid):

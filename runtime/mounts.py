@@ -742,6 +742,8 @@ def _bind_cgroup(src, dir_fd, name, flags, what):
                 return _bind_remount(src, dir_fd, name, flags, what)
             raise RuntimeFailure(f"{what}: {posix.strerror(ffi.errno)}")
         if lib.pyrunc_move_mount(tree, b"", dir_fd, name.encode(), lib.MOVE_MOUNT_F_EMPTY_PATH) != 0:
+            if ffi.errno == 38:
+                return _bind_remount(src, dir_fd, name, flags, what)
             raise RuntimeFailure(f"{what}: {posix.strerror(ffi.errno)}")
     finally:
         posix.close(tree)

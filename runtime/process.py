@@ -40,7 +40,8 @@ def set_rlimits(rlimits):
             err = ffi.errno
             why = _SETRLIMIT_WORDS.get(err) or posix.strerror(err)
             cur = ffi.new("struct rlimit *")
-            lib.prlimit(0, num, ffi.NULL, cur)
+            if err not in (1, 22) or lib.prlimit(0, num, ffi.NULL, cur) != 0:  # not about the limit itself
+                raise RuntimeFailure(f"{field}: cannot set {t} to soft {soft} hard {hard}: {why}")
             raise RuntimeFailure(
                 f"{field}: cannot set {t} to soft {soft} hard {hard} (the current hard limit is "
                 f"{'unlimited' if cur.rlim_max == inf else cur.rlim_max}; raising it needs CAP_SYS_RESOURCE): "

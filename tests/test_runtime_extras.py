@@ -284,3 +284,32 @@ def test_failed_create_cleans_up_without_pidfd_open(rt, cid, make_bundle, tdir):
     assert len(lines) == 1 and "/nonexistent-program" in lines[0] and "internal error" not in text, text
     assert rt.state_raw(cid).rc != 0  # no state left behind
     assert not os.path.exists(os.path.join(rt.root, cid))
+
+
+# System calls a sandbox (gVisor, a seccomp policy) or an older kernel may not have.
+_MAYBE_MISSING = ["clone3", "openat2", "close_range", "pidfd_open", "pidfd_send_signal", "open_tree",
+                  "move_mount", "mount_setattr", "memfd_create", "execveat", "sendfile", "keyctl",
+                  "pivot_root", "setns", "prlimit64"]
+
+
+@pytest.mark.pyrunc_only
+@pytest.mark.parametrize("syscall", _MAYBE_MISSING)
+def test_a_missing_system_call_is_a_clean_error_or_worked_around(rt, cid, make_bundle, tdir, syscall):
+    """With one system call answering ENOSYS, `run` of a default container either works
+    (the call has a fallback) or fails with one line naming what it could not do, never
+    an internal error, and leaves nothing behind."""
+    import subprocess
+
+    b = make_bundle(args=["/bin/true"])
+    err = os.path.join(tdir, f"{syscall}.err")
+    with open(err, "wb") as f:
+        rc = subprocess.run(without_syscalls([syscall], [*rt.base(), "run", "--bundle", b.path, cid]),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f,
+                            env=rt.env, timeout=60).returncode
+    text = open(err).read()
+    assert "internal error" not in text and "Traceback" not in text, text
+    if rc != 0:
+        lines = [l for l in text.splitlines() if l.strip()]
+        assert rc == 1 and len(lines) == 1 and lines[0].startswith("pyrunc: ") and \
+            ("not implemented" in lines[0] or "Function not implemented" in lines[0]), text
+    assert not os.path.exists(os.path.join(rt.root, cid)), f"{syscall}: state left behind"
