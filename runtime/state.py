@@ -49,6 +49,8 @@ STEPS = (
     "run-waiting",
     # exec (its process's last step before the exec is stage2-exec, shared with create)
     "exec-checked", "exec-forked", "exec-pid", "exec-pid-file",
+    # pause and resume
+    "pause-saved", "pause-frozen", "resume-thawed",
     # delete
     "delete-locked", "delete-killed", "delete-cgroups-removed", "delete-state-partial",
     "delete-removed",
@@ -122,9 +124,16 @@ def _valid_chars(s):
 
 
 def _flock(fd, shared=False, wait=True):
+    """flock the state directory fd; waiting, a failure (a sandbox without flock) is
+    a RuntimeFailure."""
     import fcntl
 
-    fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+    except OSError as e:
+        if not wait or isinstance(e, BlockingIOError):
+            raise
+        raise RuntimeFailure(f"--root: lock a container's state directory: {e.strerror}") from None
 
 
 def abspath(path):
@@ -313,14 +322,17 @@ class Container:
     # -- state ---------------------------------------------------------------
     def save(self):
         tmp = self.dir + "/.state.json.tmp"
-        fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
         try:
-            # No fsync: the state lives on /run (tmpfs) and must not outlive a reboot;
-            # the rename alone makes the update atomic for concurrent readers.
-            posix.write(fd, jsonio.dumps(self.data).encode())
-        finally:
-            posix.close(fd)
-        posix.rename(tmp, self.dir + "/state.json")
+            fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o600)
+            try:
+                # No fsync: the state lives on /run (tmpfs) and must not outlive a reboot;
+                # the rename alone makes the update atomic for concurrent readers.
+                posix.write(fd, jsonio.dumps(self.data).encode())
+            finally:
+                posix.close(fd)
+            posix.rename(tmp, self.dir + "/state.json")
+        except OSError as e:
+            raise RuntimeFailure(f"--root: save {self.dir}/state.json: {e.strerror}") from None
 
     @property
     def fifo(self):

@@ -26,6 +26,7 @@ START_STEPS = [s for s in STEPS if s.startswith("start-")]
 DELETE_STEPS = [s for s in STEPS if s.startswith("delete-")]
 RUN_STEPS = CREATE_STEPS + START_STEPS + ["run-waiting"]
 EXEC_STEPS = [s for s in STEPS if s.startswith("exec-")]
+PAUSE_STEPS = [s for s in STEPS if s.startswith(("pause-", "resume-"))]
 # reached only when the config has hooks (without, create skips the exchange, and the
 # init's pid is saved with the status `created` instead of before the hooks on its own)
 HOOK_STEPS = ("create-hooks", "stage2-hooks-done", "create-pid-saved")
@@ -94,6 +95,8 @@ def test_every_step_is_reached(rt, make_bundle, new_cid, tdir):
     assert rt.start(a, env=env).rc == 0
     r = rt.cmd("exec", "--pid-file", os.path.join(tdir, "exec.pid"), a, "true", env=env)
     assert r.rc == 0, r
+    assert rt.cmd("pause", a, env=env).rc == 0
+    assert rt.cmd("resume", a, env=env).rc == 0
     assert rt.delete(a, force=True, env=env).rc == 0
     assert rt.run(new_cid(), make_bundle(["true"]), env=env).rc == 0
     with open(trace) as f:
@@ -167,6 +170,41 @@ def test_kill9_delete_at_every_step(rt, make_bundle, cid, tdir, step, started):
         assert rt.kill(cid, "KILL").rc == 0
         assert rt.wait_status(cid, "stopped") == "stopped"
     _kill_at(rt, step, tdir, "delete", "--force", cid)
+    _assert_gone(rt, cid)
+
+
+def _frozen(rt, cid):
+    """The container's freezer says FROZEN (v1) or its cgroup.events frozen 1 (v2)."""
+    for d in cgroup_dirs_named(cid):
+        for name, frozen in (("freezer.state", b"FROZEN"), ("cgroup.events", b"frozen 1")):
+            try:
+                with open(os.path.join(d, name), "rb") as f:
+                    if frozen in f.read():
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+@pytest.mark.parametrize("step", PAUSE_STEPS)
+def test_kill9_pause_and_resume_at_every_step(rt, make_bundle, cid, tdir, step):
+    """A pause or resume killed at any step leaves a container that resume thaws and
+    state calls running: never frozen while the state says running (resume would then
+    refuse it)."""
+    b = make_bundle(["sleep", "1000"])
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    if step.startswith("resume-"):
+        assert rt.cmd("pause", cid).rc == 0
+        _kill_at(rt, step, tdir, "resume", cid)
+    else:
+        _kill_at(rt, step, tdir, "pause", cid)
+    st = rt.state(cid)["status"]
+    assert st == "paused" or (st == "running" and not _frozen(rt, cid)), (st, _frozen(rt, cid))
+    if st == "paused":
+        r = rt.cmd("resume", cid)
+        assert r.rc == 0, r
+    assert rt.state(cid)["status"] == "running" and not _frozen(rt, cid)
     _assert_gone(rt, cid)
 
 
