@@ -296,8 +296,10 @@ class Target:
         pid, start = c.pid, c.data.get("start_time")
         try:
             pidfd = posix.pidfd_open(pid)
-        except OSError:
-            raise RuntimeFailure("cannot exec in a stopped container") from None
+        except OSError as e:
+            if e.errno not in (38, 1):  # ENOSYS (before 5.3), EPERM (a seccomp policy)
+                raise RuntimeFailure("cannot exec in a stopped container") from None
+            pidfd = None  # the start time, looked at again after the opens, says it is the same
         try:
             if proc_start_time(pid) != start:
                 raise RuntimeFailure("cannot exec in a stopped container")
@@ -314,7 +316,13 @@ class Target:
                     self.ns.append((t, fd))
             if "mount" not in dict(self.ns):
                 self.root_fd = posix.open(f"/proc/{pid}/root", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
-            signal.pidfd_send_signal(pidfd, 0)
+            try:
+                if pidfd is None:
+                    raise OSError(38, "no pidfd")
+                signal.pidfd_send_signal(pidfd, 0)
+            except OSError as e:
+                if e.errno not in (38, 1) or proc_start_time(pid) != start:
+                    raise ProcessLookupError from None
         except (ProcessLookupError, FileNotFoundError):
             self.close()
             raise RuntimeFailure("cannot exec in a stopped container") from None
@@ -322,7 +330,8 @@ class Target:
             self.close()
             raise
         finally:
-            posix.close(pidfd)
+            if pidfd is not None:
+                posix.close(pidfd)
         self.pid = pid
 
     def close(self):
