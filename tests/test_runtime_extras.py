@@ -313,3 +313,32 @@ def test_a_missing_system_call_is_a_clean_error_or_worked_around(rt, cid, make_b
         assert rc == 1 and len(lines) == 1 and lines[0].startswith("pyrunc: ") and \
             ("not implemented" in lines[0] or "Function not implemented" in lines[0]), text
     assert not os.path.exists(os.path.join(rt.root, cid)), f"{syscall}: state left behind"
+
+
+@pytest.mark.pyrunc_only
+@pytest.mark.parametrize("syscall", ["pidfd_open", "pidfd_send_signal", "flock", "rename"])
+def test_lifecycle_commands_without_a_system_call(rt, cid, make_bundle, tdir, syscall):
+    """exec, pause, resume, kill and delete of a running container with one system
+    call answering ENOSYS: exec works without pidfds (the init checked by its start
+    time); a state directory that cannot be locked or saved is one line naming --root;
+    never an internal error, and delete --force (unfiltered) removes everything."""
+    import subprocess
+
+    b = make_bundle(args=["/bin/sleep", "100"])
+    assert rt.create(cid, b).rc == 0 and rt.start(cid).rc == 0
+    for cmd in (["exec", cid, "/bin/true"], ["pause", cid], ["resume", cid], ["kill", cid, "KILL"]):
+        err = os.path.join(tdir, f"{syscall}-{cmd[0]}.err")
+        with open(err, "wb") as f:
+            rc = subprocess.run(without_syscalls([syscall], [*rt.base(), *cmd]), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=f, env=rt.env, timeout=60).returncode
+        text = open(err).read()
+        assert "internal error" not in text and "Traceback" not in text, (cmd, text)
+        if syscall.startswith("pidfd") and cmd[0] == "exec":
+            assert rc == 0, text
+        if rc != 0:
+            lines = [l for l in text.splitlines() if l.strip()]
+            assert len(lines) == 1, (cmd, text)
+            if syscall in ("flock", "rename"):  # (a pause that could not save froze nothing)
+                assert "--root" in lines[0] or (cmd[0] == "resume" and "not paused" in lines[0]), (cmd, text)
+    assert rt.delete(cid, force=True).rc == 0
+    assert not os.path.exists(os.path.join(rt.root, cid))
