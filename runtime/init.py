@@ -358,7 +358,7 @@ def finish_process(job, proc, linux):
         keep.add(int(seccomp_words[1]))
     if "listener" in seccomp_words:
         keep.add(job.chan.fileno())
-    lib.pyrunc_close_range(3, 0xFFFFFFFF, lib.CLOSE_RANGE_CLOEXEC)
+    _cloexec_from(3)
     for fd in keep:
         posix.set_inheritable(fd, True)
     # Python ignores these; ignored signals would survive exec.
@@ -383,6 +383,22 @@ def finish_process(job, proc, linux):
         posix.execve(job.init_fd, ["pyrunc-init", str(ifd)], {})
     except OSError as e:
         raise RuntimeFailure(f"exec pyrunc-init: {e.strerror}") from None
+
+
+def _cloexec_from(first):
+    """Every fd from `first` up close-on-exec: no fd of the runtime's or of its caller's
+    reaches the container.  close_range (Linux 5.9); before it, or in a sandbox without
+    it, every number up to the fd limit (at least 65536), one by one: /proc may be the
+    container's own, which it can fake."""
+    from runtime._native import lib
+
+    if lib.pyrunc_close_range(first, 0xFFFFFFFF, lib.CLOSE_RANGE_CLOEXEC) == 0:
+        return
+    for fd in range(first, max(posix.sysconf("SC_OPEN_MAX"), 1 << 16)):
+        try:
+            posix.set_inheritable(fd, False)
+        except OSError:
+            pass  # not open
 
 
 def _join_keyring(cid):

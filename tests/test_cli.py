@@ -276,6 +276,33 @@ def test_no_stray_fds_without_preserve(rt, cid, make_bundle, tdir):
     assert set(fds) == {0, 1, 2}, fds
 
 
+@pytest.mark.pyrunc_only
+def test_no_stray_fds_without_close_range(rt, cid, make_bundle, tdir):
+    """Before Linux 5.9 (or in a sandbox) there is no close_range: the fds of the
+    caller still never reach the container, a high one neither."""
+    from util import without_syscalls
+
+    low = os.open(os.path.join(tdir, "stray"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    high = 900
+    try:
+        os.fstat(high)
+        pytest.skip("fd 900 is in use")
+    except OSError:
+        pass
+    os.dup2(low, high)
+    b = make_bundle(checker_args("fd"))
+    rt.track(cid)
+    try:
+        p = subprocess.run(without_syscalls(["close_range"], rt.base() + ["run", "--bundle", b.path, cid]),
+                           capture_output=True, text=True, timeout=60, env=rt.env, pass_fds=(low, high))
+    finally:
+        os.close(low)
+        os.close(high)
+    assert p.returncode == 0, p
+    fds = parse_report(p.stdout).fds()
+    assert set(fds) == {0, 1, 2}, fds
+
+
 def test_console_socket_terminal(rt, cid, make_bundle, tdir):
     """terminal: true + --console-socket: the pty master arrives over the
     socket (SCM_RIGHTS) and the container's output comes through it."""
