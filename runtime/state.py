@@ -204,7 +204,15 @@ class Container:
         except OSError as e:
             raise RuntimeFailure(f"create state directory {d}: {e.strerror}") from None
         fd = posix.open(d, posix.O_RDONLY | posix.O_DIRECTORY | posix.O_CLOEXEC)
-        _flock(fd)
+        try:
+            _flock(fd)
+        except BaseException:  # (a sandbox without flock) nothing is in it yet
+            posix.close(fd)
+            try:
+                posix.rmdir(d)
+            except OSError:
+                pass
+            raise
         if posix.fstat(fd).st_nlink == 0:  # a `delete --force` raced us between mkdir and flock
             posix.close(fd)
             raise RuntimeFailure(f"container {cid} was deleted while it was being created")
