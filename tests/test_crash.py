@@ -316,3 +316,33 @@ def test_kill9_exec_mid_way(rt, make_bundle, cid, tdir):
             os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=10)
     _assert_gone(rt, cid)
+
+
+def test_pause_whose_freeze_fails_leaves_it_running(rt, make_bundle, cid, tdir):
+    """The freeze itself fails (here: the container's freezer.state read-only, bound
+    over in a private mount namespace of the pause alone): one line, and the state still
+    says running, so resume refuses it and kill and delete work as before."""
+    import subprocess
+
+    b = make_bundle(["sleep", "1000"])
+    assert rt.create(cid, b).rc == 0
+    assert rt.start(cid).rc == 0
+    states = [os.path.join(d, "freezer.state") for d in cgroup_dirs_named(cid)
+              if os.path.exists(os.path.join(d, "freezer.state"))]
+    if not states:
+        pytest.skip("no cgroup v1 freezer on this host")
+    ro = os.path.join(tdir, "ro-state")
+    with open(ro, "w") as f:
+        f.write("THAWED\n")
+    script = (f"mount --bind {ro} {states[0]} && mount -o remount,bind,ro {states[0]} && "
+              f"exec {' '.join(rt.base())} pause {cid}")
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60, env=rt.env)
+    assert p.returncode == 1, p
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "internal error" not in p.stderr and "freezer.state" in lines[0], p.stderr
+    assert rt.state(cid)["status"] == "running"
+    assert not _frozen(rt, cid)
+    r = rt.cmd("resume", cid)
+    assert r.rc != 0 and "not paused" in r.err, r
+    _assert_gone(rt, cid)

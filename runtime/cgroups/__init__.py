@@ -21,6 +21,7 @@ import time
 
 from runtime import ospath
 from runtime.cgroupdirs import DEFAULT_PARENT, parents_after_leaves
+from runtime.errors import RuntimeFailure
 
 __all__ = [
     "CgroupError",
@@ -49,8 +50,10 @@ def _test_step(name):
     test_step(name)
 
 
-class CgroupError(Exception):
-    """A cgroup operation failed; ``str()`` is one line naming the field/path."""
+class CgroupError(RuntimeFailure):
+    """A cgroup operation failed; ``str()`` is one line naming the field/path.  A
+    RuntimeFailure: one the command does not turn into its own words reaches the user
+    as that line (pause's freeze, resume's thaw)."""
 
     def __init__(self, message):
         super().__init__(" ".join(str(message).split()))
