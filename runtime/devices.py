@@ -18,10 +18,13 @@ DEFAULT_LINKS = (
 _TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
-def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field, default=False, dir_fd=None):
-    """Make one device node; field names it (a default device: the mount in its way,
-    or the rootfs).  dir_fd: its directory, opened by the caller."""
-    path_field = field if default else f"{field}.path"
+def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field, dir_fd=None, mounts=None):
+    """Make one device node; field names it in errors, or, None for a default device,
+    the mount in its way (or the rootfs), looked for in `mounts` only when there is an
+    error to name.  dir_fd: its directory, opened by the caller."""
+    def named(suffix=""):
+        return f"{field}{suffix}" if field is not None else _default_device_field(path, mounts)
+
     parent, _, name = path.strip("/").rpartition("/")
     if dir_fd is not None:
         pfd = dir_fd
@@ -37,25 +40,26 @@ def _create(root_fd, path, kind, major, minor, mode, uid, gid, use_bind, field, 
             if stat.S_IFMT(st.st_mode) == want and (kind == "p" or st.st_rdev == posix.makedev(major, minor)):
                 return  # already there, e.g. from a bind-mounted /dev
             if stat.S_ISDIR(st.st_mode):
-                raise RuntimeFailure(f"{path_field}: {path} is a directory in the rootfs"
-                                     + (", where the default device goes" if default else ""))
+                raise RuntimeFailure(f"{named('.path')}: {path} is a directory in the rootfs"
+                                     + (", where the default device goes" if field is None else ""))
             try:
                 posix.unlink(name, dir_fd=pfd)
             except OSError as e:
-                raise RuntimeFailure(f"{path_field}: replace {path}: {e.strerror}") from None
+                raise RuntimeFailure(f"{named('.path')}: replace {path}: {e.strerror}") from None
         if use_bind and kind != "p":
             # In a user namespace mknod is refused: bind the host's node instead.
             posix.close(posix.open(name, posix.O_CREAT | posix.O_EXCL | posix.O_WRONLY | posix.O_CLOEXEC, 0o644, dir_fd=pfd))
-            fd = open_in_root(root_fd, path, None, field)
+            what = named()
+            fd = open_in_root(root_fd, path, None, what)
             try:
-                mount(path, fd_path(fd), None, MS.BIND, what=f"{field}: bind {path}")
+                mount(path, fd_path(fd), None, MS.BIND, what=f"{what}: bind {path}")
             finally:
                 posix.close(fd)
             return
         try:
             posix.mknod(name, (mode & 0o7777) | _TYPES[kind], posix.makedev(major, minor), dir_fd=pfd)
         except OSError as e:
-            raise RuntimeFailure(f"{field}: mknod {path}: {e.strerror}") from None
+            raise RuntimeFailure(f"{named()}: mknod {path}: {e.strerror}") from None
         # mknod honours the umask: set the mode exactly, then the owner.
         posix.chmod(name, mode & 0o7777, dir_fd=pfd)
         posix.chown(name, uid, gid, dir_fd=pfd, follow_symlinks=False)
@@ -83,8 +87,7 @@ def create_devices(root_fd, devices, default_devices, in_userns, mounts=None):
         dfd = open_in_root(root_fd, "/dev", "dir", _default_device_field("/dev", mounts))
         try:
             for path, kind, major, minor in DEFAULT_DEVICES:
-                _create(root_fd, path, kind, major, minor, 0o666, 0, 0, in_userns,
-                        _default_device_field(path, mounts), default=True, dir_fd=dfd)
+                _create(root_fd, path, kind, major, minor, 0o666, 0, 0, in_userns, None, dir_fd=dfd, mounts=mounts)
             for target, link in DEFAULT_LINKS + ((("/proc/kcore", "/dev/core"),) if ospath.exists("/proc/kcore") else ()):
                 try:
                     posix.symlink(target, ospath.basename(link), dir_fd=dfd)
