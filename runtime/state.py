@@ -238,7 +238,11 @@ class Container:
             posix.close(fd)
             raise NotFound(f"container {cid} does not exist")
         if lock:
-            _flock(fd)
+            try:
+                _flock(fd)
+            except BaseException:
+                posix.close(fd)
+                raise
             st = posix.fstat(fd)
         # Deleted (while we waited for the lock)?
         if st.st_nlink == 0:

@@ -316,13 +316,16 @@ class Target:
                     self.ns.append((t, fd))
             if "mount" not in dict(self.ns):
                 self.root_fd = posix.open(f"/proc/{pid}/root", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
-            try:
-                if pidfd is None:
-                    raise OSError(38, "no pidfd")
-                signal.pidfd_send_signal(pidfd, 0)
-            except OSError as e:
-                if e.errno not in (38, 1) or proc_start_time(pid) != start:
-                    raise ProcessLookupError from None
+            asked = False
+            if pidfd is not None:
+                try:
+                    signal.pidfd_send_signal(pidfd, 0)
+                    asked = True
+                except OSError as e:
+                    if e.errno not in (38, 1):  # ESRCH: it is gone
+                        raise ProcessLookupError from None
+            if not asked and proc_start_time(pid) != start:  # no pidfd to ask
+                raise ProcessLookupError
         except (ProcessLookupError, FileNotFoundError):
             self.close()
             raise RuntimeFailure("cannot exec in a stopped container") from None
